@@ -1,0 +1,122 @@
+"""The exception hierarchy of wildzarr.
+
+Every error the package raises on purpose derives from :class:`WildzarrError`.
+Each subclass also derives from the built-in exception a caller would expect
+(``KeyError`` for an unknown recording, ``IndexError`` for an out-of-range
+read, ``ValueError`` for bad input, ``PermissionError`` for a write to a
+read-only archive), so code may catch either::
+
+    WildzarrError
+    ├── ArchiveError                 the group is not a usable archive
+    ├── ArgumentError                (ValueError) an argument of the wrong type or value
+    ├── ReadOnlyError                (PermissionError) a write in mode "r"
+    ├── RecordingNotFoundError       (KeyError) no complete recording has that id
+    ├── DuplicateRecordingError      (ValueError) the same content is already archived
+    ├── SourceError                  (ValueError) a file or array that cannot be imported
+    │   └── UnsupportedSourceError   valid audio the chosen codec cannot store
+    ├── StreamError                  (ValueError) a codec byte stream failed validation
+    ├── RangeError                   (IndexError) a read outside [0, samples]
+    └── MetadataError                (ValueError) metadata that is not JSON-compatible
+
+Messages always name the recording id or the file concerned.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ArchiveError",
+    "ArgumentError",
+    "DuplicateRecordingError",
+    "MetadataError",
+    "RangeError",
+    "ReadOnlyError",
+    "RecordingNotFoundError",
+    "SourceError",
+    "StreamError",
+    "UnsupportedSourceError",
+    "WildzarrError",
+]
+
+
+class WildzarrError(Exception):
+    """Base class of every error raised by wildzarr."""
+
+
+class ArchiveError(WildzarrError):
+    """Raised when a group cannot be opened as an archive.
+
+    For example: mode ``"r"`` or ``"r+"`` on a group that holds no archive, or an
+    archive written by a newer format version than this package reads.
+    """
+
+
+class ArgumentError(WildzarrError, ValueError):
+    """Raised when an argument has a wrong type or value.
+
+    For example a dtype a read cannot produce, a slice step other than 1, an
+    unknown codec id or an invalid codec parameter.
+    """
+
+
+class ReadOnlyError(WildzarrError, PermissionError):
+    """Raised when a write is attempted on an archive opened with mode ``"r"``."""
+
+
+class RecordingNotFoundError(WildzarrError, KeyError):
+    """Raised when no complete recording has the requested id."""
+
+    def __init__(self, recording_id: object, where: str = "") -> None:
+        self.recording_id = recording_id
+        suffix = f" in {where}" if where else ""
+        super().__init__(f"no recording with id {recording_id!r}{suffix}")
+
+    def __str__(self) -> str:  # KeyError would otherwise print the repr of args
+        return str(self.args[0])
+
+
+class DuplicateRecordingError(WildzarrError, ValueError):
+    """Raised when a source's content (sha256) is already in the archive.
+
+    ``existing_id`` holds the id of the recording with the same content.
+    """
+
+    def __init__(self, message: str, existing_id: int) -> None:
+        super().__init__(message)
+        self.existing_id = existing_id
+
+
+class SourceError(WildzarrError, ValueError):
+    """Raised when a file or array cannot be imported.
+
+    Empty, truncated or non-audio files, folders, videos without an audio
+    stream, arrays of the wrong shape, NaN samples, invalid sample rates.
+    """
+
+
+class UnsupportedSourceError(SourceError):
+    """Raised when valid audio cannot be stored by the chosen codec.
+
+    For example floating-point PCM, which FLAC cannot hold losslessly.
+    """
+
+
+class StreamError(WildzarrError, ValueError):
+    """Raised when a codec byte stream fails validation.
+
+    ``code`` is the C scanner's numeric error code (0 when the error did not come
+    from the C core) and ``offset`` the byte offset in the stream where the
+    problem was found (-1 when unknown).
+    """
+
+    def __init__(self, message: str, code: int = 0, offset: int = -1) -> None:
+        super().__init__(message)
+        self.code = code
+        self.offset = offset
+
+
+class RangeError(WildzarrError, IndexError):
+    """Raised when a read asks for samples outside ``[0, samples]``."""
+
+
+class MetadataError(WildzarrError, ValueError):
+    """Raised when metadata is not JSON-compatible (or not a dict with str keys)."""

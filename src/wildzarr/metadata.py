@@ -1,0 +1,103 @@
+"""Technical metadata of a recording (pydantic models) and JSON checks for free-form metadata."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from wildzarr.errors import MetadataError
+
+__all__ = ["FORMAT_VERSION", "RecordingInfo", "SourceInfo", "check_json_dict"]
+
+#: Version of the storage layout described in docs/format.md.
+FORMAT_VERSION = 1
+
+
+class SourceInfo(BaseModel):
+    """Where a recording came from, as found at import."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(description='File name, or "<array>" for a numpy array.')
+    path: str | None = Field(description="Absolute path of the file at import; None for arrays.")
+    size: int | None = Field(ge=0, description="File size in bytes; None for arrays.")
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="sha256 of the file's bytes; for arrays, of dtype, shape, sample rate and data.",
+    )
+    container: str | None = Field(description="PyAV container format name; None for arrays.")
+    codec: str | None = Field(description="PyAV codec name of the audio stream; None for arrays.")
+    sample_format: str = Field(description='Decoded sample format ("s16", "fltp", ...) or numpy dtype name.')
+    bits_per_sample: int = Field(ge=1, le=64, description="Bit depth of the source's samples.")
+
+
+class RecordingInfo(BaseModel):
+    """Technical metadata of one recording, stored as JSON with it.
+
+    Units: ``samplerate`` in Hz, ``samples`` per channel, ``duration`` in
+    seconds, ``stored_bytes`` in bytes, ``imported_at`` in UTC.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: int = Field(ge=1)
+    samplerate: int = Field(ge=1, description="Sample rate in Hz.")
+    channels: int = Field(ge=1)
+    samples: int = Field(ge=1, description="Samples per channel.")
+    duration: float = Field(ge=0, description="samples / samplerate, in seconds.")
+    bits_per_sample: int = Field(ge=1, le=32, description="Bit depth of the stored integer samples.")
+    codec: dict[str, Any] = Field(description='Codec configuration, e.g. {"id": "flac", ...}.')
+    stored_bytes: int = Field(ge=0, description="Size of the stored codec streams in bytes.")
+    source: SourceInfo
+    imported_at: datetime = Field(description="End of the import, UTC.")
+    wildzarr_version: str
+    format_version: int = FORMAT_VERSION
+
+    @field_validator("imported_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() != timedelta(0):
+            raise ValueError("imported_at must be timezone-aware UTC")
+        return value
+
+
+def check_json_dict(value: object, what: str) -> dict[str, Any]:
+    """Check that ``value`` is a dict that survives JSON unchanged.
+
+    Allowed: dicts with str keys, lists, str, int, finite float, bool, None.
+
+    Raises
+    ------
+    MetadataError
+        Naming ``what`` (e.g. "user metadata of recording 3") and the path of
+        the first offending value.
+    """
+    if not isinstance(value, dict):
+        raise MetadataError(f"{what} must be a dict, not {type(value).__name__}")
+    _check(value, what, "")
+    return value
+
+
+def _check(value: object, what: str, where: str) -> None:
+    if value is None or isinstance(value, (str, bool, int)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise MetadataError(f"{what}: {where or 'value'} is {value}, which JSON cannot hold")
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check(item, what, f"{where}[{i}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise MetadataError(f"{what}: key {key!r} at {where or 'top level'} is not a string")
+            _check(item, what, f"{where}.{key}" if where else key)
+        return
+    raise MetadataError(
+        f"{what}: {where or 'value'} has type {type(value).__name__}, which is not JSON-compatible"
+    )
