@@ -45,9 +45,9 @@ def write_blob(group: zarr.Group, name: str, stream: memoryview) -> zarr.Array:
     array = group.create_array(
         name, shape=(size,), chunks=(chunk,), dtype="uint8", compressors=None, fill_value=0
     )
-    view = np.frombuffer(stream, dtype=np.uint8)
     for begin in range(0, size, chunk):
-        array[begin : begin + chunk] = view[begin : begin + chunk]
+        # a copy: a store (e.g. MemoryStore) may keep the buffer it is given, and ``stream`` may be an mmap
+        array[begin : begin + chunk] = np.frombuffer(stream[begin : begin + chunk], dtype=np.uint8).copy()
     return array
 
 

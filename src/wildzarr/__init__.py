@@ -1,0 +1,47 @@
+"""wildzarr: a Zarr v3 sound archive for wildlife recordings.
+
+>>> import wildzarr
+>>> arc = wildzarr.open("recordings.zarr")          # a folder, zip, URL, store or zarr.Group
+>>> rec = arc.add("bat.wav", user_meta={"site": "A"})
+>>> rec.read(1000, 5096).shape                      # samples [1000, 5096), every channel
+(4096, 1)
+"""
+
+from wildzarr._version import __version__
+from wildzarr.archive import Archive, open
+from wildzarr.errors import (
+    ArchiveError,
+    ArgumentError,
+    DuplicateRecordingError,
+    MetadataError,
+    RangeError,
+    ReadOnlyError,
+    RecordingNotFoundError,
+    SourceError,
+    StreamError,
+    UnsupportedSourceError,
+    WildzarrError,
+)
+from wildzarr.metadata import FORMAT_VERSION, RecordingInfo, SourceInfo
+from wildzarr.recording import Recording
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Archive",
+    "ArchiveError",
+    "ArgumentError",
+    "DuplicateRecordingError",
+    "MetadataError",
+    "RangeError",
+    "ReadOnlyError",
+    "Recording",
+    "RecordingInfo",
+    "RecordingNotFoundError",
+    "SourceError",
+    "SourceInfo",
+    "StreamError",
+    "UnsupportedSourceError",
+    "WildzarrError",
+    "__version__",
+    "open",
+]

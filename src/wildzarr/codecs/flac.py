@@ -1,0 +1,488 @@
+"""FLAC: libFLAC (through pyFLAC) encodes, FFmpeg's decoder (through PyAV) decodes single frames.
+
+A stream is a complete native FLAC stream (RFC 9639 section 6): ``fLaC``, one
+STREAMINFO block (section 8.2, rewritten at the end of encoding with the total
+sample count and the MD5 of the samples), then frames (section 9). Every frame
+decodes on its own, so :attr:`FlacCodec.preroll` is 0; a decoder needs only the
+34-byte STREAMINFO body, which :meth:`FlacCodec.scan` puts in the decoder config.
+
+Bit depth. pyFLAC derives the bit depth from the dtype (int16 -> 16, int32 -> 32)
+and has no public switch, so 8-, 12-, 20- or 24-bit audio would be written as
+16- or 32-bit. We set libFLAC's channel count and bit depth ourselves, through
+the libFLAC functions ``FLAC__stream_encoder_set_channels`` and
+``FLAC__stream_encoder_set_bits_per_sample`` that pyFLAC's cffi module
+(``pyflac._encoder.lib``) exposes, on the encoder handle
+``StreamEncoder._encoder``, then call ``StreamEncoder._init()`` before the first
+block; ``process()`` only configures an encoder that is not yet initialised.
+These pyFLAC 3.0 internals are pinned by ``tests/test_codecs.py``.
+
+Decoding. FFmpeg's ``flac`` decoder returns packed ``s16`` for depths up to 16
+bits and packed ``s32`` above, with the samples shifted left by
+``16 - bits`` or ``32 - bits`` (8-bit by 8, 12-bit by 4, 20-bit by 12, 24-bit by
+8); the decoder shifts them back. ``err_detect=crccheck+explode`` makes FFmpeg
+reject a frame whose CRC-16 (section 9.3) does not match instead of returning
+wrong samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import IO, Any, ClassVar
+
+import av
+import numpy as np
+import pyflac
+from pyflac._encoder import lib as _libflac
+
+from wildzarr.codecs.base import Codec, FrameDecoder, StreamLayout
+from wildzarr.errors import ArgumentError, SourceError, StreamError, UnsupportedSourceError
+from wildzarr.scanner import scan_flac
+
+__all__ = ["FlacCodec", "FlacFrameDecoder", "is_streamable_subset"]
+
+#: Sample rates FLAC can hold, in Hz: a 20-bit STREAMINFO field, 0 is not audio (RFC 9639 section 8.2).
+MIN_SAMPLERATE, MAX_SAMPLERATE = 1, 1_048_575
+#: Channels: a 3-bit STREAMINFO field holding channels - 1 (RFC 9639 section 8.2).
+MIN_CHANNELS, MAX_CHANNELS = 1, 8
+#: Bits per sample: a 5-bit STREAMINFO field holding bits - 1, at least 4 (RFC 9639 section 8.2).
+MIN_BITS, MAX_BITS = 4, 32
+#: Block size: at least 16 (except the last block) and a 16-bit STREAMINFO field (RFC 9639 section 8.2).
+MIN_BLOCKSIZE, MAX_BLOCKSIZE = 16, 65535
+#: libFLAC compression levels (libFLAC ``FLAC__stream_encoder_set_compression_level``).
+MIN_LEVEL, MAX_LEVEL = 0, 8
+#: Size of the STREAMINFO block body in bytes (RFC 9639 section 8.2).
+STREAMINFO_SIZE = 34
+#: Bit depths a frame header can state (RFC 9639 section 9.1.4; 0b011 is reserved).
+_HEADER_BITS = frozenset({8, 12, 16, 20, 24, 32})
+
+
+def is_streamable_subset(samplerate: int, bits_per_sample: int, blocksize: int) -> bool:
+    """Whether a stream with these parameters can belong to FLAC's streamable subset.
+
+    RFC 9639 section 7: every frame header states the sample rate and bit depth
+    (sections 9.1.2, 9.1.4: rates up to 65,535 Hz, or multiples of 10 Hz up to
+    655,350 Hz; depths 8, 12, 16, 20, 24, 32), blocks hold at most 16,384 samples
+    and at most 4,608 at rates up to 48 kHz. (The other subset rules, LPC order <=
+    12 and Rice partition order <= 8, hold at every libFLAC compression level.)
+    libFLAC 1.4.3 refuses to start a subset encoder outside these limits.
+
+    Parameters
+    ----------
+    samplerate : int
+        Hz.
+    bits_per_sample : int
+        Bits per sample.
+    blocksize : int
+        Samples per channel in each block.
+
+    Returns
+    -------
+    bool
+    """
+    rate_in_header = samplerate <= 65_535 or (samplerate % 10 == 0 and samplerate <= 655_350)
+    block_ok = blocksize <= 16_384 and (samplerate > 48_000 or blocksize <= 4_608)
+    return rate_in_header and bits_per_sample in _HEADER_BITS and block_ok
+
+
+def _parse_int(name: str, value: object, low: int, high: int) -> int:
+    """Return ``value`` if it is an int in ``[low, high]``; else raise ArgumentError (a ValueError)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ArgumentError(f"FLAC {name} must be an integer from {low} to {high}, not {value!r}")
+    if not low <= value <= high:
+        raise ArgumentError(f"FLAC {name} must be from {low} to {high}, not {value}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class FlacCodec(Codec):
+    """Lossless FLAC streams of 4- to 32-bit integer audio, 1 to 8 channels, 1 Hz to 1,048,575 Hz.
+
+    Parameters
+    ----------
+    compression_level : int
+        libFLAC compression level, 0 (fastest) to 8 (smallest). Default 5.
+    blocksize : int
+        Samples per channel in each frame, 16 to 65535 (the last frame is shorter).
+        Default 4096. Streams stay in the streamable subset (RFC 9639 section 7)
+        whenever the parameters allow it; see :func:`is_streamable_subset`.
+
+    Raises
+    ------
+    ArgumentError
+        (a ValueError) If a parameter is not an integer in its range.
+    """
+
+    codec_id: ClassVar[str] = "flac"
+    preroll: ClassVar[int] = 0
+
+    compression_level: int = 5
+    blocksize: int = 4096
+
+    def __post_init__(self) -> None:
+        level = _parse_int("compression_level", self.compression_level, MIN_LEVEL, MAX_LEVEL)
+        blocksize = _parse_int("blocksize", self.blocksize, MIN_BLOCKSIZE, MAX_BLOCKSIZE)
+        object.__setattr__(self, "compression_level", level)
+        object.__setattr__(self, "blocksize", blocksize)
+
+    def get_config(self) -> dict[str, Any]:
+        """Return ``{"id": "flac", "compression_level": ..., "blocksize": ...}``."""
+        return {"id": self.codec_id, "compression_level": self.compression_level, "blocksize": self.blocksize}
+
+    def check(self, samplerate: int, channels: int, bits_per_sample: int, is_float: bool) -> None:
+        """Raise if FLAC cannot hold such audio (limits from RFC 9639 section 8.2).
+
+        Raises
+        ------
+        UnsupportedSourceError
+            For floating-point samples, more than 8 channels, a sample rate
+            outside 1..1,048,575 Hz or a bit depth outside 4..32. The message
+            gives the reason only; the caller adds the file name.
+        """
+        if is_float:
+            raise UnsupportedSourceError(
+                f"FLAC stores integer samples only; this source holds {bits_per_sample}-bit "
+                "floating-point PCM (a later codec stores float samples)"
+            )
+        if not MIN_CHANNELS <= channels <= MAX_CHANNELS:
+            raise UnsupportedSourceError(
+                f"FLAC holds {MIN_CHANNELS} to {MAX_CHANNELS} channels; this source has {channels}"
+            )
+        if not MIN_SAMPLERATE <= samplerate <= MAX_SAMPLERATE:
+            raise UnsupportedSourceError(
+                f"FLAC holds sample rates of {MIN_SAMPLERATE} to {MAX_SAMPLERATE:,} Hz; "
+                f"this source has {samplerate:,} Hz"
+            )
+        if not MIN_BITS <= bits_per_sample <= MAX_BITS:
+            raise UnsupportedSourceError(
+                f"FLAC holds {MIN_BITS}- to {MAX_BITS}-bit samples; "
+                f"this source has {bits_per_sample}-bit samples"
+            )
+
+    def encode(
+        self,
+        blocks: Iterable[np.ndarray],
+        out: IO[bytes],
+        *,
+        samplerate: int,
+        channels: int,
+        bits_per_sample: int,
+    ) -> int:
+        """Encode blocks of samples as one FLAC stream written to ``out``, one block at a time.
+
+        Parameters
+        ----------
+        blocks : iterable of numpy.ndarray
+            Shape ``(n, channels)``, dtype int8, int16 or int32, signed values
+            within ``bits_per_sample`` bits. Empty blocks are skipped.
+        out : binary file
+            Seekable; the stream is written from its current position, which is
+            left at the end of the stream. libFLAC seeks back at the end to
+            complete STREAMINFO (total samples, MD5, frame sizes).
+        samplerate : int
+            Hz, 1..1,048,575.
+        channels : int
+            1..8.
+        bits_per_sample : int
+            4..32; written as exactly this depth.
+
+        Returns
+        -------
+        int
+            Samples per channel written.
+
+        Raises
+        ------
+        UnsupportedSourceError
+            If :meth:`check` refuses the parameters.
+        SourceError
+            If a block has the wrong shape or dtype, or values outside the
+            signed ``bits_per_sample``-bit range (libFLAC checks every sample).
+        StreamError
+            If libFLAC fails to start, encode or finish the stream.
+        OSError
+            If writing to, seeking or telling ``out`` fails (re-raised after libFLAC returns).
+        """
+        self.check(samplerate, channels, bits_per_sample, False)
+        sink = _Sink(out)
+        encoder = _start_encoder(
+            sink,
+            samplerate=samplerate,
+            channels=channels,
+            bits_per_sample=bits_per_sample,
+            compression_level=self.compression_level,
+            blocksize=self.blocksize,
+            subset=is_streamable_subset(samplerate, bits_per_sample, self.blocksize),
+        )
+        written = 0
+        for block in blocks:
+            if not isinstance(block, np.ndarray) or block.ndim != 2 or block.shape[1] != channels:
+                shape = getattr(block, "shape", type(block).__name__)
+                raise SourceError(f"a block of samples must have shape (n, {channels}), not {shape}")
+            if block.dtype not in _BLOCK_DTYPES:
+                raise SourceError(f"a block of samples must be int8, int16 or int32, not {block.dtype}")
+            if block.shape[0] == 0:
+                continue
+            try:
+                encoder.process(block)
+            except pyflac.EncoderProcessException as exc:
+                sink.raise_error()
+                _raise_range_error(block, bits_per_sample)
+                raise StreamError(f"libFLAC failed to encode a block: {exc}") from exc
+            sink.raise_error()
+            written += block.shape[0]
+        finished = encoder.finish()
+        sink.raise_error()
+        if not finished:
+            raise StreamError(f"libFLAC failed to finish the stream (state {encoder.state})")
+        out.seek(sink.end)
+        return written
+
+    def scan(self, stream: bytes | memoryview) -> StreamLayout:
+        """Validate a complete FLAC stream and locate its frames (:func:`wildzarr.scanner.scan_flac`).
+
+        Returns
+        -------
+        StreamLayout
+            Frame offsets and first samples; ``decoder_config`` is
+            ``{"streaminfo": <the 34-byte STREAMINFO body as 68 hex digits>}``.
+
+        Raises
+        ------
+        StreamError
+            On any violation of RFC 9639 the scanner checks (markers, headers,
+            CRC-8, CRC-16, sequence, total samples, truncation).
+        """
+        result = scan_flac(stream)
+        info = result.streaminfo
+        return StreamLayout(
+            offsets=result.offsets,
+            first_samples=result.first_samples,
+            samples=int(info.total_samples),
+            end=int(result.end),
+            decoder_config={"streaminfo": bytes(info.raw).hex()},
+        )
+
+    def decoder(self, decoder_config: dict[str, Any]) -> FlacFrameDecoder:
+        """Return a new :class:`FlacFrameDecoder` for ``{"streaminfo": hex}`` from :meth:`scan`."""
+        try:
+            streaminfo = bytes.fromhex(decoder_config["streaminfo"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StreamError(f"FLAC decoder config needs 'streaminfo' as hex digits: {exc!r}") from exc
+        return FlacFrameDecoder(streaminfo)
+
+
+_BLOCK_DTYPES = (np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32))
+
+
+class _Sink:
+    """libFLAC's write/seek/tell callbacks on ``out``.
+
+    An exception in a cffi callback would only be printed; it is kept here
+    instead and re-raised by :meth:`raise_error` once libFLAC returns.
+    """
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.position = self.end = out.tell()
+        self.error: BaseException | None = None
+
+    def write(self, buffer: bytes, num_bytes: int, num_samples: int, current_frame: int) -> None:
+        if self.error is not None:
+            return
+        try:
+            n = self.out.write(buffer)
+            if n is not None and n != num_bytes:
+                raise OSError(f"short write: {n} of {num_bytes} bytes")
+        except Exception as exc:
+            self.error = exc
+            return
+        self.position += num_bytes
+        self.end = max(self.end, self.position)
+
+    def seek(self, offset: int) -> None:
+        try:
+            self.out.seek(offset)
+            self.position = offset
+        except Exception as exc:
+            self.error = self.error or exc
+
+    def tell(self) -> int:
+        return self.position
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+def _start_encoder(
+    sink: _Sink,
+    *,
+    samplerate: int,
+    channels: int,
+    bits_per_sample: int,
+    compression_level: int,
+    blocksize: int,
+    subset: bool,
+) -> pyflac.StreamEncoder:
+    """Create and initialise a libFLAC stream encoder writing to ``sink``.
+
+    Sets the channel count and bit depth through libFLAC before ``_init()``
+    (see the module docstring), so pyFLAC does not derive them from the dtype.
+
+    Raises
+    ------
+    StreamError
+        If libFLAC refuses a setting or fails to initialise (for example
+        ``NOT_STREAMABLE`` when ``subset`` is true but the parameters are not).
+    """
+    encoder = pyflac.StreamEncoder(
+        sample_rate=samplerate,
+        write_callback=sink.write,
+        seek_callback=sink.seek,
+        tell_callback=sink.tell,
+        compression_level=compression_level,
+        blocksize=blocksize,
+        streamable_subset=subset,
+    )
+    handle = encoder._encoder
+    if not _libflac.FLAC__stream_encoder_set_channels(handle, channels):
+        raise StreamError(f"libFLAC refused {channels} channels")
+    if not _libflac.FLAC__stream_encoder_set_bits_per_sample(handle, bits_per_sample):
+        raise StreamError(f"libFLAC refused {bits_per_sample} bits per sample")
+    try:
+        encoder._init()
+    except pyflac.EncoderInitException as exc:
+        raise StreamError(
+            f"libFLAC could not start a stream ({samplerate} Hz, {channels} channels, "
+            f"{bits_per_sample}-bit, blocksize {blocksize}, subset {subset}): {exc}"
+        ) from exc
+    return encoder
+
+
+def _raise_range_error(block: np.ndarray, bits: int) -> None:
+    """Raise SourceError if ``block`` holds values outside the signed ``bits``-bit range."""
+    low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    found_low, found_high = int(block.min()), int(block.max())
+    if found_low < low or found_high > high:
+        raise SourceError(
+            f"samples must lie within the signed {bits}-bit range [{low}, {high}]; "
+            f"a block holds values from {found_low} to {found_high}"
+        )
+
+
+def _header_blocksize(frame: bytes | memoryview) -> int:
+    """Block size stated by a FLAC frame header (RFC 9639 sections 9.1.1, 9.1.5, 9.1.6).
+
+    Raises
+    ------
+    StreamError
+        If the frame is too short, lacks the sync code or uses a reserved block size code.
+    """
+    try:
+        if frame[0] != 0xFF or frame[1] & 0xFE != 0xF8:
+            raise StreamError("a FLAC frame must start with the sync code 0xFFF8 or 0xFFF9")
+        code = frame[2] >> 4
+        if code >= 8:
+            return 256 << (code - 8)
+        if 2 <= code <= 5:
+            return 576 << (code - 2)
+        if code == 1:
+            return 192
+        if code == 0:
+            raise StreamError("FLAC frame header uses the reserved block size code 0")
+        # Uncommon block size after the coded number: its first byte's leading ones count its bytes.
+        position = 4 + max(1, 8 - (~int(frame[4]) & 0xFF).bit_length())
+        if code == 6:
+            return frame[position] + 1
+        return (frame[position] << 8 | frame[position + 1]) + 1
+    except IndexError:
+        raise StreamError(f"a FLAC frame of {len(frame)} bytes is too short for its header") from None
+
+
+class FlacFrameDecoder(FrameDecoder):
+    """Decodes whole FLAC frames of one stream with FFmpeg's decoder; one instance per thread.
+
+    Parameters
+    ----------
+    streaminfo : bytes
+        The 34-byte STREAMINFO block body (RFC 9639 section 8.2).
+
+    Raises
+    ------
+    StreamError
+        If ``streaminfo`` is not 34 bytes or FFmpeg refuses it.
+    """
+
+    def __init__(self, streaminfo: bytes) -> None:
+        if len(streaminfo) != STREAMINFO_SIZE:
+            raise StreamError(f"FLAC STREAMINFO must be {STREAMINFO_SIZE} bytes, not {len(streaminfo)}")
+        fields = int.from_bytes(streaminfo[10:18], "big")
+        self.channels: int = ((fields >> 41) & 0x7) + 1
+        self.bits_per_sample: int = ((fields >> 36) & 0x1F) + 1
+        self.dtype: np.dtype = np.dtype(np.int16 if self.bits_per_sample <= 16 else np.int32)
+        self._format = "s16" if self.bits_per_sample <= 16 else "s32"
+        self._shift = self.dtype.itemsize * 8 - self.bits_per_sample
+        context = av.CodecContext.create("flac", "r")
+        context.extradata = streaminfo
+        context.thread_count = 1  # frame threading would delay output by a frame
+        context.options = {"err_detect": "crccheck+explode"}
+        try:
+            context.open()
+        except av.FFmpegError as exc:
+            raise StreamError(f"FFmpeg refuses this FLAC STREAMINFO: {exc}") from exc
+        self._decode: Callable[[av.Packet], list[Any]] = context.decode
+        self._context = context
+
+    def decode(self, frames: Sequence[bytes | memoryview]) -> np.ndarray:
+        """Decode consecutive whole frames.
+
+        Parameters
+        ----------
+        frames : sequence of bytes-like
+            One item per frame, each exactly one frame's bytes, in stream order.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(samples, channels)``, int16 for depths up to 16 bits else
+            int32, the true sample values; ``samples`` is the sum of the frames'
+            block sizes.
+
+        Raises
+        ------
+        StreamError
+            If a frame's header is unreadable, FFmpeg fails to decode it (bad
+            header, CRC-16 mismatch, truncation), or it decodes to another
+            number of samples or another sample format than expected.
+        """
+        sizes = [_header_blocksize(data) for data in frames]
+        result = np.empty((sum(sizes), self.channels), dtype=self.dtype)
+        decode, packet, expected_format = self._decode, av.Packet, self._format
+        channels, dtype, shift = self.channels, self.dtype, self._shift
+        position = 0
+        for index, (data, n) in enumerate(zip(frames, sizes, strict=True)):
+            try:
+                out = decode(packet(data))
+            except av.FFmpegError as exc:
+                raise StreamError(
+                    f"FLAC frame {index} of {len(frames)} does not decode (corrupt or truncated, "
+                    f"CRC mismatch, or a frame of another stream): {exc}"
+                ) from exc
+            if len(out) != 1 or out[0].samples != n:
+                got = [f.samples for f in out]
+                raise StreamError(
+                    f"FLAC frame {index} of {len(frames)} decoded to {got} samples; its header says {n}"
+                )
+            frame = out[0]
+            if frame.format.name != expected_format:
+                raise StreamError(
+                    f"FFmpeg decoded FLAC to {frame.format.name}, expected packed {expected_format}"
+                )
+            samples = np.frombuffer(frame.planes[0], dtype=dtype, count=n * channels).reshape(n, channels)
+            if shift:
+                np.right_shift(samples, shift, out=result[position : position + n])
+            else:
+                result[position : position + n] = samples
+            position += n
+        return result

@@ -1,0 +1,442 @@
+"""Codec tests: the shared checks on every registered codec, the registry, and FLAC specifics."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyflac
+import pytest
+import soundfile as sf
+from codec_checks import (
+    CODEC_CASES,
+    CodecCase,
+    check_config_round_trip,
+    check_corrupt_streams,
+    check_random_windows,
+    check_round_trip,
+    check_streaming,
+    encode,
+    frames_of,
+    make_signal,
+)
+from pyflac._encoder import lib as libflac
+
+from wildzarr.codecs import Codec, FlacCodec, StreamLayout, codec_ids, get_codec, register_codec
+from wildzarr.codecs import registry as registry_module
+from wildzarr.codecs.flac import _Sink, _start_encoder, is_streamable_subset
+from wildzarr.errors import ArgumentError, SourceError, StreamError, UnsupportedSourceError
+
+# --------------------------------------------------------------------------- shared checks
+
+
+@pytest.mark.parametrize("case", CODEC_CASES, ids=str)
+def test_round_trip(case: CodecCase) -> None:
+    for samplerate, channels, bits in case.formats:
+        check_round_trip(case, make_signal(30_000, channels, bits), samplerate, bits)
+
+
+@pytest.mark.parametrize("case", CODEC_CASES, ids=str)
+def test_random_windows(case: CodecCase) -> None:
+    samplerate, channels, bits = case.formats[0]
+    check_random_windows(case, make_signal(60_000, channels, bits, seed=3), samplerate, bits)
+
+
+@pytest.mark.parametrize("case", CODEC_CASES, ids=str)
+def test_encode_streams(case: CodecCase) -> None:
+    check_streaming(case.codec, *case.formats[0])
+
+
+@pytest.mark.parametrize("case", CODEC_CASES, ids=str)
+def test_config_round_trip(case: CodecCase) -> None:
+    check_config_round_trip(case.codec)
+
+
+@pytest.mark.parametrize("case", CODEC_CASES, ids=str)
+def test_corrupt_bytes_raise_stream_error(case: CodecCase) -> None:
+    check_corrupt_streams(case, *case.formats[0])
+
+
+#: Bit depth of the soundfile subtypes the corpus test reads as integers.
+PCM_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
+
+
+@pytest.mark.parametrize("case", CODEC_CASES, ids=str)
+def test_corpus_recordings(case: CodecCase, corpus_dir: Path) -> None:
+    """Every integer PCM recording of the corpus that the codec accepts: exact round trip and windows."""
+    tested = 0
+    for path in sorted(corpus_dir.iterdir()):
+        try:
+            info = sf.info(str(path))
+        except (sf.LibsndfileError, RuntimeError):
+            continue  # not a soundfile format (m4a, mp4, text)
+        bits = PCM_BITS.get(info.subtype)
+        if bits is None:
+            if info.subtype in ("FLOAT", "DOUBLE"):
+                with pytest.raises(UnsupportedSourceError, match="floating-point"):
+                    FlacCodec().check(info.samplerate, info.channels, 32, True)
+            continue
+        data, samplerate = sf.read(str(path), dtype="int32", always_2d=True)
+        signal = (data >> (32 - bits)).astype(np.int16 if bits <= 16 else np.int32)
+        try:
+            case.codec.check(samplerate, signal.shape[1], bits, False)
+        except UnsupportedSourceError:
+            continue
+        check_round_trip(case, signal, samplerate, bits)
+        check_random_windows(case, signal, samplerate, bits, windows=10)
+        tested += 1
+    assert tested > 0
+
+
+def test_every_registered_codec_has_a_case() -> None:
+    assert set(codec_ids()) == {case.codec.codec_id for case in CODEC_CASES}
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_get_codec_by_id_config_and_params() -> None:
+    assert get_codec("flac") == FlacCodec()
+    assert get_codec("flac", blocksize=1024) == FlacCodec(blocksize=1024)
+    config = {"id": "flac", "compression_level": 8, "blocksize": 2048}
+    assert get_codec(config) == FlacCodec(8, 2048)
+    assert get_codec(config, blocksize=512) == FlacCodec(8, 512)
+    assert "flac" in codec_ids()
+
+
+def test_get_codec_unknown_id_names_it_and_lists_known_ids() -> None:
+    with pytest.raises(ArgumentError, match=r"unknown codec id 'nope'; known ids: .*'flac'"):
+        get_codec("nope")
+    with pytest.raises(ValueError, match="'nope'"):
+        get_codec({"id": "nope"})
+
+
+@pytest.mark.parametrize(
+    "arg, params",
+    [({"blocksize": 1024}, {}), ("flac", {"bogus": 1}), ({"id": "flac", "blocksize": 3}, {}), (42, {})],
+)
+def test_get_codec_bad_arguments(arg: Any, params: dict[str, Any]) -> None:
+    with pytest.raises(ArgumentError):
+        get_codec(arg, **params)
+
+
+def test_register_codec(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry_module, "_CODECS", dict(registry_module._CODECS))
+
+    class Dummy(FlacCodec):
+        codec_id = "dummy"
+
+    assert register_codec(Dummy) is Dummy
+    register_codec(Dummy)  # again: no-op
+    assert isinstance(get_codec("dummy"), Dummy) and "dummy" in codec_ids()
+
+    class Impostor(FlacCodec):
+        codec_id = "flac"
+
+    with pytest.raises(ValueError, match="already registered"):
+        register_codec(Impostor)
+    with pytest.raises(TypeError):
+        register_codec(dict)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- FLAC helpers
+
+
+def streaminfo(stream: bytes) -> dict[str, Any]:
+    """Parse STREAMINFO independently of the scanner (RFC 9639 sections 6, 8.1, 8.2)."""
+    assert stream[:4] == b"fLaC"
+    assert stream[4] & 0x7F == 0 and int.from_bytes(stream[5:8], "big") == 34
+    body = stream[8:42]
+    fields = int.from_bytes(body[10:18], "big")
+    return {
+        "min_blocksize": int.from_bytes(body[0:2], "big"),
+        "max_blocksize": int.from_bytes(body[2:4], "big"),
+        "samplerate": fields >> 44,
+        "channels": ((fields >> 41) & 7) + 1,
+        "bits": ((fields >> 36) & 31) + 1,
+        "total_samples": fields & ((1 << 36) - 1),
+        "md5": body[18:34].hex(),
+    }
+
+
+def flac_md5(signal: np.ndarray, bits: int) -> str:
+    """MD5 of the samples as FLAC defines it: interleaved, signed little-endian, ceil(bits/8) bytes each."""
+    width = (bits + 7) // 8
+    return hashlib.md5(signal.astype("<i4").view(np.uint8).reshape(-1, 4)[:, :width].tobytes()).hexdigest()
+
+
+def round_trip(
+    codec: FlacCodec, signal: np.ndarray, samplerate: int, bits: int
+) -> tuple[bytes, StreamLayout]:
+    """Encode, scan and decode all frames; assert exact equality; return the stream and layout."""
+    stream = encode(codec, signal, samplerate, bits)
+    layout = codec.scan(stream)
+    decoded = codec.decoder(layout.decoder_config).decode(frames_of(stream, layout))
+    assert decoded.dtype == (np.int16 if bits <= 16 else np.int32)
+    np.testing.assert_array_equal(decoded, signal)
+    info = streaminfo(stream)
+    assert (info["samplerate"], info["channels"], info["bits"]) == (samplerate, signal.shape[1], bits)
+    assert info["total_samples"] == len(signal) == layout.samples
+    assert info["md5"] == flac_md5(signal, bits)
+    return stream, layout
+
+
+# --------------------------------------------------------------------------- FLAC round trips
+
+BITS_CHANNELS = [(8, 1), (16, 2), (24, 3), (32, 4), (8, 5), (16, 6), (24, 7), (32, 8)]
+BITS_CHANNELS += [(8, 8), (16, 8), (24, 8), (4, 1), (12, 2), (20, 2), (24, 1), (32, 2)]
+
+
+@pytest.mark.parametrize("bits, channels", BITS_CHANNELS)
+def test_bits_and_channels_exact(bits: int, channels: int) -> None:
+    round_trip(FlacCodec(), make_signal(9000, channels, bits, seed=bits + channels), 48_000, bits)
+
+
+@pytest.mark.parametrize("samplerate", [1, 8000, 44_100, 192_000, 500_000, 1_000_000, 1_048_575])
+@pytest.mark.parametrize("bits", [16, 24])
+def test_samplerates_exact(samplerate: int, bits: int) -> None:
+    round_trip(FlacCodec(), make_signal(9000, 2, bits), samplerate, bits)
+
+
+@pytest.mark.parametrize("length", [1, 1000, 3 * 4096, 3 * 4096 + 1])
+def test_lengths(length: int) -> None:
+    _, layout = round_trip(FlacCodec(blocksize=4096), make_signal(length, 2, 16), 44_100, 16)
+    assert len(layout.offsets) == -(-length // 4096)
+    np.testing.assert_array_equal(layout.first_samples, np.arange(len(layout.offsets)) * 4096)
+
+
+@pytest.mark.parametrize("blocksize", [16, 100, 192, 1000, 1152, 4608, 16_384, 65_535])
+def test_blocksize_honoured(blocksize: int) -> None:
+    # 5000 samples in 16-sample blocks: frame numbers >= 128 take 2-byte coded numbers (RFC 9639 9.1.5).
+    signal = make_signal(max(5000, 2 * blocksize + 7), 2, 16)
+    stream, layout = round_trip(FlacCodec(blocksize=blocksize), signal, 96_000, 16)
+    info = streaminfo(stream)
+    assert info["min_blocksize"] == info["max_blocksize"] == blocksize
+    assert np.all(np.diff(layout.first_samples) == blocksize)
+
+
+def test_compression_level_honoured() -> None:
+    signal = make_signal(100_000, 2, 16)
+    sizes = {level: len(encode(FlacCodec(compression_level=level), signal, 44_100, 16)) for level in (0, 8)}
+    assert sizes[8] < sizes[0]
+
+
+@pytest.mark.parametrize("bits", [8, 16, 24])
+@pytest.mark.parametrize("samplerate", [8000, 192_000, 1_000_000])
+def test_soundfile_reads_our_streams(bits: int, samplerate: int) -> None:
+    signal = make_signal(10_000, 2, bits)
+    stream = encode(FlacCodec(), signal, samplerate, bits)
+    data, rate = sf.read(io.BytesIO(stream), dtype="int32")
+    assert rate == samplerate
+    np.testing.assert_array_equal(data >> (32 - bits), signal)
+    assert sf.info(io.BytesIO(stream)).subtype == {8: "PCM_S8", 16: "PCM_16", 24: "PCM_24"}[bits]
+
+
+def test_encode_from_nonzero_position_completes_streaminfo_in_place() -> None:
+    signal = make_signal(10_000, 2, 24)
+    out = io.BytesIO()
+    out.write(b"PREFIX")
+    written = FlacCodec().encode([signal], out, samplerate=48_000, channels=2, bits_per_sample=24)
+    assert written == len(signal) and out.tell() == len(out.getvalue())
+    stream = out.getvalue()[6:]
+    assert streaminfo(stream)["md5"] == flac_md5(signal, 24)
+    codec = FlacCodec()
+    layout = codec.scan(stream)
+    np.testing.assert_array_equal(
+        codec.decoder(layout.decoder_config).decode(frames_of(stream, layout)), signal
+    )
+
+
+# --------------------------------------------------------------------------- FLAC streamable subset
+
+
+@pytest.mark.parametrize("samplerate", [1, 48_000, 48_001, 65_535, 65_536, 65_540, 255_000, 655_350, 655_351])
+@pytest.mark.parametrize("bits, blocksize", [(16, 4608), (16, 4609), (24, 16_384), (24, 16_385), (10, 4096)])
+def test_subset_predicate_agrees_with_libflac(samplerate: int, bits: int, blocksize: int) -> None:
+    expected = is_streamable_subset(samplerate, bits, blocksize)
+    sink = _Sink(io.BytesIO())
+    kwargs = dict(samplerate=samplerate, channels=2, bits_per_sample=bits, compression_level=5)
+    if expected:
+        _start_encoder(sink, blocksize=blocksize, subset=True, **kwargs).finish()
+    else:
+        with pytest.raises(StreamError, match="NOT_STREAMABLE"):
+            _start_encoder(sink, blocksize=blocksize, subset=True, **kwargs)
+    _start_encoder(_Sink(io.BytesIO()), blocksize=blocksize, subset=False, **kwargs).finish()
+
+
+def test_subset_predicate_edges() -> None:
+    assert is_streamable_subset(48_000, 16, 4096) and is_streamable_subset(96_000, 24, 16_384)
+    assert is_streamable_subset(192_000, 32, 4096)
+    assert not is_streamable_subset(700_000, 16, 4096)  # > 655,350 Hz: frame header says "see STREAMINFO"
+    assert not is_streamable_subset(44_100, 16, 8192)  # > 4608 at <= 48 kHz
+    assert not is_streamable_subset(44_100, 4, 4096)  # 4 bits: not expressible in a frame header
+
+
+# ------------------------------------------------------------------- FLAC: pyFLAC internals we rely on
+
+
+def test_pyflac_internals_we_rely_on() -> None:
+    """Fails loudly if a pyFLAC upgrade removes what flac.py uses to set the bit depth."""
+    encoder = pyflac.StreamEncoder(sample_rate=48_000, write_callback=lambda *a: None)
+    assert libflac.FLAC__stream_encoder_set_bits_per_sample(encoder._encoder, 24)
+    assert libflac.FLAC__stream_encoder_set_channels(encoder._encoder, 3)
+    assert libflac.FLAC__stream_encoder_get_bits_per_sample(encoder._encoder) == 24
+    assert callable(encoder._init) and encoder._initialised is False
+    # End to end: 24-bit and 8-bit sources in int32/int16 arrays keep their depth in STREAMINFO.
+    for bits, dtype in ((24, np.int32), (8, np.int16), (12, np.int16), (20, np.int32)):
+        out = io.BytesIO()
+        FlacCodec().encode(
+            [np.zeros((100, 1), dtype)], out, samplerate=8000, channels=1, bits_per_sample=bits
+        )
+        assert streaminfo(out.getvalue())["bits"] == bits
+
+
+# --------------------------------------------------------------------------- FLAC: validation and errors
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"compression_level": -1}, {"compression_level": 9}, {"compression_level": 5.0},
+               {"compression_level": True}, {"blocksize": 15}, {"blocksize": 65_536}, {"blocksize": "4096"}]
+)  # fmt: skip
+def test_constructor_validates(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        FlacCodec(**kwargs)
+
+
+def test_codec_is_frozen_and_hashable() -> None:
+    codec = FlacCodec(compression_level=np.int64(3))  # type: ignore[arg-type]
+    assert codec.get_config() == {"id": "flac", "compression_level": 3, "blocksize": 4096}
+    assert type(codec.get_config()["compression_level"]) is int
+    assert hash(codec) == hash(FlacCodec(3))
+    with pytest.raises(AttributeError):
+        codec.blocksize = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        ((48_000, 2, 32, True), "integer samples only; this source holds 32-bit floating-point"),
+        ((48_000, 12, 16, False), "1 to 8 channels; this source has 12"),
+        ((48_000, 0, 16, False), "this source has 0"),
+        ((0, 1, 16, False), "1,048,575 Hz; this source has 0 Hz"),
+        ((1_048_576, 1, 16, False), "this source has 1,048,576 Hz"),
+        ((48_000, 1, 3, False), "4- to 32-bit"),
+        ((48_000, 1, 33, False), "33-bit"),
+    ],
+)
+def test_check_rejects(args: tuple[int, int, int, bool], match: str) -> None:
+    with pytest.raises(UnsupportedSourceError, match=match):
+        FlacCodec().check(*args)
+
+
+def test_check_accepts_limits() -> None:
+    for args in [(1, 1, 4), (1_048_575, 8, 32), (44_100, 2, 16)]:
+        FlacCodec().check(*args, False)
+
+
+@pytest.mark.parametrize("bits, value", [(24, 1 << 23), (24, -(1 << 23) - 1), (16, 40_000), (8, -129)])
+def test_samples_out_of_range_raise_source_error(bits: int, value: int) -> None:
+    block = np.zeros((5000, 1), np.int32)
+    block[1234] = value
+    with pytest.raises(SourceError, match=f"signed {bits}-bit range"):
+        FlacCodec().encode([block], io.BytesIO(), samplerate=48_000, channels=1, bits_per_sample=bits)
+
+
+@pytest.mark.parametrize(
+    "block", [np.zeros((10, 3), np.int16), np.zeros(10, np.int16), np.zeros((10, 2), np.float32),
+              np.zeros((10, 2), np.int64), [[0, 0]]]
+)  # fmt: skip
+def test_bad_blocks_raise_source_error(block: Any) -> None:
+    with pytest.raises(SourceError, match="block of samples"):
+        FlacCodec().encode([block], io.BytesIO(), samplerate=48_000, channels=2, bits_per_sample=16)
+
+
+def test_encode_without_samples_writes_only_metadata() -> None:
+    out = io.BytesIO()
+    assert FlacCodec().encode(iter([]), out, samplerate=8000, channels=1, bits_per_sample=16) == 0
+    assert streaminfo(out.getvalue())["total_samples"] == 0
+    with pytest.raises(StreamError):
+        FlacCodec().scan(out.getvalue())  # no frames
+
+
+def test_encode_rechecks_parameters() -> None:
+    with pytest.raises(UnsupportedSourceError):
+        FlacCodec().encode([], io.BytesIO(), samplerate=48_000, channels=9, bits_per_sample=16)
+
+
+class FailingWrites(io.BytesIO):
+    def __init__(self, fail_after: int) -> None:
+        super().__init__()
+        self.fail_after = fail_after
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self.fail_after:
+            raise OSError("disk full")
+        return super().write(data)
+
+
+class NoSeek(io.BytesIO):
+    def seek(self, offset: int, whence: int = 0) -> int:
+        raise io.UnsupportedOperation("not seekable")
+
+
+def test_write_errors_propagate() -> None:
+    signal = make_signal(50_000, 2, 16)
+    with pytest.raises(OSError, match="disk full"):
+        FlacCodec().encode([signal], FailingWrites(30_000), samplerate=48_000, channels=2, bits_per_sample=16)
+    with pytest.raises(io.UnsupportedOperation):
+        FlacCodec().encode([signal], NoSeek(), samplerate=48_000, channels=2, bits_per_sample=16)
+
+
+# --------------------------------------------------------------------------- FLAC decoder
+
+
+@pytest.mark.parametrize("config", [{}, {"streaminfo": "zz"}, {"streaminfo": "00" * 10}, {"streaminfo": 5}])
+def test_decoder_rejects_bad_config(config: dict[str, Any]) -> None:
+    with pytest.raises(StreamError):
+        FlacCodec().decoder(config)
+
+
+def test_decoder_empty_and_dtype() -> None:
+    stream = encode(FlacCodec(), make_signal(100, 3, 20), 48_000, 20)
+    decoder = FlacCodec().decoder(FlacCodec().scan(stream).decoder_config)
+    empty = decoder.decode([])
+    assert empty.shape == (0, 3) and empty.dtype == np.int32
+
+
+def test_decoder_rejects_frames_of_another_stream() -> None:
+    codec = FlacCodec()
+    stream16 = encode(codec, make_signal(10_000, 2, 16), 48_000, 16)
+    stream24 = encode(codec, make_signal(10_000, 2, 24), 48_000, 24)
+    frame24 = frames_of(stream24, codec.scan(stream24))[0]
+    with pytest.raises(StreamError):
+        codec.decoder(codec.scan(stream16).decoder_config).decode([frame24])
+
+
+def test_decoders_in_threads() -> None:
+    codec = FlacCodec()
+    signal = make_signal(200_000, 2, 24)
+    stream = encode(codec, signal, 96_000, 24)
+    layout = codec.scan(stream)
+    frames = frames_of(stream, layout)
+    results: dict[int, np.ndarray] = {}
+
+    def work(k: int) -> None:
+        decoder = codec.decoder(layout.decoder_config)  # one decoder per thread
+        results[k] = np.concatenate([decoder.decode(frames[i : i + 3]) for i in range(0, len(frames), 3)])
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for k in range(3):
+        np.testing.assert_array_equal(results[k], signal)
+
+
+def test_flac_is_a_codec() -> None:
+    assert isinstance(FlacCodec(), Codec) and FlacCodec.preroll == 0 and FlacCodec.codec_id == "flac"
