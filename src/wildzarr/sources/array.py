@@ -1,0 +1,156 @@
+"""Array sources: samples already in memory as a NumPy array.
+
+Rules (checked when the source is opened, so errors come before any work):
+
+- shape ``(samples,)`` (one channel) or ``(samples, channels)``; at least one
+  sample and one channel; at most :data:`MAX_CHANNELS` channels (a wider array
+  is almost surely ``(channels, samples)`` by mistake);
+- dtypes: ``int16`` (16 bits), ``int32`` (32 bits), ``int8`` (8 bits),
+  ``uint8`` (8-bit offset binary as in WAV, 128 = silence: shifted to signed),
+  ``int64`` when every value fits in int32 (then 32 bits; NumPy makes int64
+  from Python ints by default), ``float32`` and ``float64`` (floating point,
+  yielded as is, NaN and infinities refused). Other dtypes (bool, unsigned
+  wider than 8 bits, float16, complex, objects, strings) are refused;
+- ``samplerate``: an ``int`` (or NumPy integer) from 1 to 2**31 - 1 Hz. Floats
+  are refused even when integral, so a rate is never silently truncated.
+
+The array is not copied: do not modify it while its blocks are being read.
+Blocks are C-contiguous copies in native byte order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from wildzarr.errors import SourceError
+from wildzarr.sources.base import Source, SourceFormat
+from wildzarr.sources.convert import check_finite, unsigned8_to_signed
+
+__all__ = ["ARRAY_NAME", "MAX_CHANNELS", "MAX_SAMPLERATE", "ArraySource", "open_array"]
+
+ARRAY_NAME = "<array>"
+MAX_CHANNELS = 1024
+MAX_SAMPLERATE = 2**31 - 1
+
+_BITS = {"int8": 8, "uint8": 8, "int16": 16, "int32": 32, "int64": 32, "float32": 32, "float64": 64}
+
+
+def open_array(array: np.ndarray, samplerate: int | None) -> ArraySource:
+    """Wrap a NumPy array as a source.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        Shape ``(samples,)`` or ``(samples, channels)``; dtype per the module
+        docstring.
+    samplerate : int
+        Sample rate in Hz, 1 to 2**31 - 1.
+
+    Returns
+    -------
+    ArraySource
+
+    Raises
+    ------
+    SourceError
+        For a missing, non-integer or out-of-range ``samplerate``, an
+        unsupported dtype, a wrong number of dimensions, an empty array, too
+        many channels, int64 values outside int32, NaN or infinite floats. The
+        message starts with ``"<array>"``.
+    """
+    return ArraySource(array, samplerate)
+
+
+class ArraySource(Source):
+    """A NumPy array as a source; see :func:`open_array`."""
+
+    def __init__(self, array: np.ndarray, samplerate: int | None) -> None:
+        super().__init__()
+        self.name = ARRAY_NAME
+        self.path = None
+        self.file_meta = {}
+        rate = _check_samplerate(samplerate)
+        a = _check_array(array)
+        self._array = a
+        dtype = a.dtype.name
+        self.format = SourceFormat(
+            samplerate=rate,
+            channels=a.shape[1],
+            sample_format=dtype,
+            bits_per_sample=_BITS[dtype],
+            is_float=a.dtype.kind == "f",
+            is_lossy=False,
+            container=None,
+            codec=None,
+            samples=a.shape[0],
+        )
+
+    def blocks(self, block_samples: int | None = None) -> Iterator[np.ndarray]:
+        """Yield the array in blocks; see :meth:`Source.blocks`."""
+        self._check_open()
+        return self._blocks(self._block_samples(block_samples))
+
+    def close(self) -> None:
+        """Drop the reference to the array."""
+        super().close()
+        self._array = np.empty((0, self.format.channels))
+
+    def _blocks(self, block_samples: int) -> Iterator[np.ndarray]:
+        a = self._array
+        out = self.format.dtype
+        for start in range(0, a.shape[0], block_samples):
+            part = a[start : start + block_samples]
+            if part.dtype == np.uint8:
+                yield unsigned8_to_signed(part)
+            else:
+                yield np.array(part, dtype=out, order="C", copy=True)
+
+
+def _check_samplerate(samplerate: Any) -> int:
+    if samplerate is None:
+        raise SourceError(f"{ARRAY_NAME}: samplerate= is required for an array")
+    if isinstance(samplerate, bool | np.bool_) or not isinstance(samplerate, int | np.integer):
+        raise SourceError(
+            f"{ARRAY_NAME}: samplerate must be an integer number of Hz, not {type(samplerate).__name__} "
+            f"{samplerate!r}"
+        )
+    rate = int(samplerate)
+    if not 1 <= rate <= MAX_SAMPLERATE:
+        raise SourceError(f"{ARRAY_NAME}: samplerate must be 1 to {MAX_SAMPLERATE} Hz, not {rate}")
+    return rate
+
+
+def _check_array(array: np.ndarray) -> np.ndarray:
+    """Validate and return a 2-D view ``(samples, channels)`` of ``array``."""
+    kind = array.dtype.kind
+    if kind not in "iuf":
+        what = {"b": "boolean", "c": "complex"}.get(kind, "not numeric")
+        raise SourceError(f"{ARRAY_NAME}: dtype {array.dtype} is {what}; audio samples must be real numbers")
+    name = array.dtype.name
+    if name not in _BITS:
+        raise SourceError(
+            f"{ARRAY_NAME}: dtype {name} is not supported; use int16, int32, int8, uint8 (offset binary), "
+            "float32 or float64"
+        )
+    if array.ndim not in (1, 2):
+        raise SourceError(
+            f"{ARRAY_NAME}: has {array.ndim} dimensions; expected (samples,) or (samples, channels)"
+        )
+    a = array.reshape(-1, 1) if array.ndim == 1 else array
+    samples, channels = a.shape
+    if samples == 0 or channels == 0:
+        raise SourceError(f"{ARRAY_NAME}: is empty (shape {array.shape})")
+    if channels > MAX_CHANNELS:
+        raise SourceError(
+            f"{ARRAY_NAME}: has {channels} channels (more than {MAX_CHANNELS}); "
+            "arrays are (samples, channels): transpose a (channels, samples) array"
+        )
+    if name == "int64":
+        lo, hi = int(a.min()), int(a.max())
+        if lo < -(2**31) or hi > 2**31 - 1:
+            raise SourceError(f"{ARRAY_NAME}: int64 values {lo}..{hi} do not fit in 32 bits")
+    check_finite(a, ARRAY_NAME)
+    return a

@@ -1,0 +1,206 @@
+"""The source contract: format facts and a stream of sample blocks.
+
+A :class:`Source` is what the archive imports from. It states the facts of the
+audio in a frozen :class:`SourceFormat`, carries the file's metadata in
+``file_meta`` and yields the samples, in order, as blocks of shape
+``(n, channels)``:
+
+- integer sources (``is_float`` False): C-contiguous ``int16`` arrays when
+  ``bits_per_sample <= 16``, ``int32`` otherwise, holding true signed values
+  within ``bits_per_sample`` bits (8-bit unsigned samples shifted to signed,
+  24-bit samples not left-justified);
+- lossy sources (``is_lossy`` True) decoded to floats: ``int32`` arrays of the
+  decoded values quantized to :data:`LOSSY_BITS` bits, see
+  :func:`wildzarr.sources.convert.quantize`;
+- floating-point PCM (``is_float`` True): ``float32`` or ``float64`` arrays,
+  as decoded.
+
+``blocks()`` may be called more than once; each call starts at the first sample.
+Blocks hold :data:`BLOCK_BYTES` or a little more (a multiple of 4096 samples),
+except the last, unless the caller asks for another block length.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import numpy as np
+
+from wildzarr.errors import SourceError
+
+__all__ = ["BLOCK_BYTES", "LOSSY_BITS", "Source", "SourceFormat", "default_block_samples"]
+
+#: Bit depth that samples decoded to floats by a lossy codec are quantized to.
+#: 24 bits (a step of 2**-23 of full scale, about -138 dB) lies below the
+#: noise of any lossy codec and of every microphone, so nothing audible or
+#: measurable is lost, and 24-bit FLAC stores it compactly.
+LOSSY_BITS = 24
+
+#: Approximate size of one block yielded by :meth:`Source.blocks`.
+BLOCK_BYTES = 1 << 20
+
+_BLOCK_MULTIPLE = 4096
+
+
+@dataclass(frozen=True)
+class SourceFormat:
+    """Facts about a source's audio, read from its header or array.
+
+    Attributes
+    ----------
+    samplerate : int
+        Samples per second per channel, Hz.
+    channels : int
+        Number of channels, >= 1.
+    sample_format : str
+        The decoded sample format as PyAV names it (``"u8"``, ``"s16"``,
+        ``"s32"``, ``"flt"``, ``"fltp"``, ``"dbl"`` ...) for files; the NumPy
+        dtype name (``"int16"``, ``"float32"`` ...) for arrays.
+    bits_per_sample : int
+        Integer sources: the true bit depth (8, 16, 24, 32; from the codec name,
+        e.g. ``pcm_s24le``, from FLAC STREAMINFO or the ALAC magic cookie, else
+        the decoded format's width). Lossy sources decoded to floats:
+        :data:`LOSSY_BITS`. Floating-point PCM: 32 or 64.
+    is_float : bool
+        True for floating-point PCM (``pcm_f32le``, float arrays ...):
+        ``blocks()`` yields float arrays.
+    is_lossy : bool
+        True when decoded from a lossy codec (mp3, vorbis, opus, aac, mu-law
+        ...): ``blocks()`` yields integers quantized to ``bits_per_sample``.
+    container : str or None
+        PyAV's container format name (``"wav"``, ``"mov,mp4,m4a,3gp,3g2,mj2"``
+        ...); None for arrays.
+    codec : str or None
+        PyAV's codec name of the audio stream (``"pcm_s16le"``, ``"flac"``,
+        ``"mp3"``, ``"aac"`` ...); None for arrays.
+    samples : int or None
+        Samples per channel announced by the header when it states an exact
+        count (WAV ``data`` chunk size, FLAC STREAMINFO, the array's length);
+        None otherwise. ``blocks()`` raises when the file holds fewer.
+    """
+
+    samplerate: int
+    channels: int
+    sample_format: str
+    bits_per_sample: int
+    is_float: bool
+    is_lossy: bool
+    container: str | None
+    codec: str | None
+    samples: int | None
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The dtype of the arrays ``blocks()`` yields."""
+        if self.is_float:
+            return np.dtype(np.float64 if self.bits_per_sample == 64 else np.float32)
+        return np.dtype(np.int16 if self.bits_per_sample <= 16 else np.int32)
+
+
+def default_block_samples(fmt: SourceFormat) -> int:
+    """Block length (samples per channel) giving blocks of about :data:`BLOCK_BYTES`.
+
+    A multiple of 4096, at least 4096.
+    """
+    per_sample = fmt.channels * fmt.dtype.itemsize
+    n = BLOCK_BYTES // per_sample // _BLOCK_MULTIPLE * _BLOCK_MULTIPLE
+    return max(_BLOCK_MULTIPLE, n)
+
+
+class Source(ABC):
+    """Audio to import: format facts, metadata and sample blocks.
+
+    Use :func:`wildzarr.sources.open_source` to get one. A source is a context
+    manager; :meth:`close` releases the file.
+
+    Attributes
+    ----------
+    name : str
+        The file name, or ``"<array>"``.
+    path : pathlib.Path or None
+        The resolved path of a file source; None for arrays.
+    format : SourceFormat
+        Facts about the audio.
+    file_meta : dict
+        JSON-compatible metadata found in the file (``"tags"``,
+        ``"stream_tags"``, and for WAV files ``"chunks"``, ``"guano"``,
+        ``"bext"``, ``"ixml"``, ``"info"`` ...); ``{}`` for arrays.
+    """
+
+    name: str
+    path: Path | None
+    format: SourceFormat
+    file_meta: dict[str, Any]
+
+    def __init__(self) -> None:
+        self._closed = False
+
+    @abstractmethod
+    def blocks(self, block_samples: int | None = None) -> Iterator[np.ndarray]:
+        """Yield the samples in order, as blocks.
+
+        Parameters
+        ----------
+        block_samples : int, optional
+            Samples per channel of every block but the last (which may be
+            shorter). Default: about :data:`BLOCK_BYTES` per block, a multiple of
+            4096.
+
+        Yields
+        ------
+        numpy.ndarray
+            C-contiguous, shape ``(n, channels)``, ``n >= 1``; dtype
+            ``format.dtype`` (int16, int32, float32 or float64, see the module
+            docstring).
+
+        Raises
+        ------
+        SourceError
+            When the source is closed, when decoding fails, when the stream
+            changes its sample rate or channel count, holds NaN or infinite
+            floats, or ends short of ``format.samples``. The message names the
+            file.
+        """
+
+    def close(self) -> None:
+        """Release the file (if any). Further ``blocks()`` calls raise."""
+        self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._closed
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        f = self.format
+        kind = "float" if f.is_float else f"{f.bits_per_sample}-bit" + (" lossy" if f.is_lossy else "")
+        return f"<{type(self).__name__} {self.name!r} {f.samplerate} Hz, {f.channels} ch, {kind}>"
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SourceError(f"{self.name}: the source is closed")
+
+    def _block_samples(self, block_samples: int | None) -> int:
+        if block_samples is None:
+            return default_block_samples(self.format)
+        if isinstance(block_samples, bool) or not isinstance(block_samples, int | np.integer):
+            raise TypeError(f"block_samples must be an int, not {type(block_samples).__name__}")
+        if block_samples < 1:
+            raise ValueError(f"block_samples must be >= 1, not {block_samples}")
+        return int(block_samples)

@@ -1,0 +1,18 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+#: The real recordings corpus, beside the project root (``../shared/audio``).
+CORPUS_DIR = Path(__file__).resolve().parents[2] / "shared" / "audio"
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """Path of the recordings corpus; skips the test when the folder is absent."""
+    if not CORPUS_DIR.is_dir():
+        pytest.skip(f"recordings corpus not found at {CORPUS_DIR}")
+    return CORPUS_DIR

@@ -1,0 +1,697 @@
+"""Tests of wildzarr.sources: files through PyAV, arrays, conversions, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile
+from signals import (
+    decode_with_pyav,
+    make_float_signal,
+    make_signal,
+    wav_bytes,
+    write_audio_file,
+    write_video_file,
+    write_wav,
+)
+
+from wildzarr.errors import SourceError, UnsupportedSourceError
+from wildzarr.sources import LOSSY_BITS, Source, SourceFormat, open_source
+from wildzarr.sources.base import BLOCK_BYTES, default_block_samples
+from wildzarr.sources.convert import BlockBuilder, check_finite, quantize, unshift
+
+STEP = 2.0 ** (LOSSY_BITS - 1)  # one LSB of the lossy quantization is 1 / STEP of full scale
+
+
+def read_all(src: Source, block_samples: int | None = None) -> np.ndarray:
+    """Concatenate the blocks, checking the block contract on the way."""
+    blocks = list(src.blocks(block_samples))
+    expected_len = block_samples or default_block_samples(src.format)
+    for i, b in enumerate(blocks):
+        assert b.ndim == 2 and b.shape[1] == src.format.channels
+        assert b.flags.c_contiguous
+        assert b.dtype == src.format.dtype
+        assert b.shape[0] >= 1
+        if i < len(blocks) - 1:
+            assert b.shape[0] == expected_len
+        else:
+            assert b.shape[0] <= expected_len
+    return np.concatenate(blocks)
+
+
+def signed(data: np.ndarray) -> np.ndarray:
+    """The true signed values of test data (uint8 offset binary shifted)."""
+    return data.astype(np.int16) - 128 if data.dtype == np.uint8 else data
+
+
+def quantized_reference(path: Path) -> np.ndarray:
+    """PyAV's own float decode of a lossy file, in units of one 24-bit step, clipped to 24 bits."""
+    ref, _ = decode_with_pyav(path)
+    assert ref.dtype == np.float32
+    return np.clip(ref.astype(np.float64) * STEP, -STEP, STEP - 1)
+
+
+# ----------------------------------------------------------------------------- the corpus
+
+# name: samplerate, channels, bits, is_float, is_lossy, codec, announced samples
+CORPUS: dict[str, tuple[int, int, int, bool, bool, str, int | None]] = {
+    "bat_Rhinolophus_500k_float32.wav": (500000, 1, 32, True, False, "pcm_f32le", 31740),
+    "bat_batlogger_312k_guano.wav": (312500, 1, 16, False, False, "pcm_s16le", 1260544),
+    "bat_myotis_500k.wav": (500000, 1, 16, False, False, "pcm_s16le", 250000),
+    "bird_audiomoth_1min_32k.wav": (32000, 1, 16, False, False, "pcm_s16le", 1920000),
+    "bird_robin_vorbis_stereo.ogg": (44100, 2, 24, False, True, "vorbis", None),
+    "bird_soundscape_XC563936_48k.mp3": (48000, 1, 24, False, True, "mp3", None),
+    "bird_storm_petrel_XC663885_stereo.wav": (44100, 2, 16, False, False, "pcm_s16le", 678322),
+    "bird_turtledove_XC564654_16k.flac": (16000, 1, 16, False, False, "flac", 386361),
+    "frog_great_plains_toad_44k.wav": (44100, 1, 16, False, False, "pcm_s16le", 1965596),
+    "insect_cicada_Diceroprocta_48k.wav": (48000, 1, 16, False, False, "pcm_s16le", 192000),
+    "multich_5ch_192k_speaker_playback.wav": (192000, 5, 16, False, False, "pcm_s16le", 387424),
+    "whale_humpback_sanctsound_4kHz_int32.wav": (4000, 1, 32, False, False, "pcm_s32le", 69072),
+    "whale_humpback_song_sanctsound_aac_remux.m4a": (44100, 1, 24, False, True, "aac", None),
+    "whale_humpback_song_sanctsound_video.mp4": (44100, 1, 24, False, True, "aac", None),
+}
+
+
+def test_corpus_table_covers_every_file(corpus_dir: Path) -> None:
+    files = {p.name for p in corpus_dir.iterdir() if p.is_file() and p.suffix != ".md"}
+    assert files == set(CORPUS)
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_corpus_file(corpus_dir: Path, name: str) -> None:
+    rate, channels, bits, is_float, is_lossy, codec, announced = CORPUS[name]
+    path = corpus_dir / name
+    with open_source(path) as src:
+        f = src.format
+        assert (f.samplerate, f.channels, f.bits_per_sample) == (rate, channels, bits)
+        assert (f.is_float, f.is_lossy, f.codec, f.samples) == (is_float, is_lossy, codec, announced)
+        assert src.name == name and src.path == path.resolve()
+        meta = src.file_meta
+        assert json.loads(json.dumps(meta)) == meta
+        assert isinstance(meta["tags"], dict) and isinstance(meta["stream_tags"], dict)
+        got = read_all(src)
+    if announced is not None:
+        assert got.shape[0] == announced
+    if name.endswith((".wav", ".flac")):
+        if is_float:
+            ref, sr = soundfile.read(path, dtype="float32", always_2d=True)
+            np.testing.assert_array_equal(got, ref)
+        else:
+            # soundfile's int32 reads are left-justified: compare at that scale.
+            ref, sr = soundfile.read(path, dtype="int32", always_2d=True)
+            np.testing.assert_array_equal(got.astype(np.int64) << (32 - bits), ref)
+        assert sr == rate
+    elif name.endswith(".ogg"):
+        # libvorbis (soundfile) and FFmpeg's vorbis decoder differ by up to 1.5 steps of 2**-23
+        # before quantization; the quantization adds at most 0.5.
+        ref, sr = soundfile.read(path, dtype="float64", always_2d=True)
+        assert got.shape == ref.shape and sr == rate
+        assert np.abs(got - ref * STEP).max() <= 2.0
+        assert np.abs(got).max() > 2**20  # real audio, not silence
+    else:
+        ref = quantized_reference(path)
+        assert got.shape == ref.shape
+        assert np.abs(got - ref).max() <= 0.5 + 1e-6  # rounded to the nearest 24-bit step
+        assert np.abs(got).max() > 2**18
+
+
+def test_corpus_guano(corpus_dir: Path) -> None:
+    with open_source(corpus_dir / "bat_batlogger_312k_guano.wav") as src:
+        meta = src.file_meta
+    guano = meta["guano"]
+    assert guano["GUANO|Version"] == "1.0"
+    assert guano["Make"] == "BATLOGGER"
+    assert guano["Loc Position"] == "49.093119 5.047867"
+    assert guano["Timestamp"] == "2024-06-03T03:37:31"  # a value holding colons
+    assert guano["BATLOGGER|Trigger|Frequency"] == "78.4"
+    ids = [c["id"] for c in meta["chunks"]]
+    assert ids == ["fmt ", "data", "guan"]
+
+
+def test_corpus_audiomoth_comment(corpus_dir: Path) -> None:
+    with open_source(corpus_dir / "bird_audiomoth_1min_32k.wav") as src:
+        meta = src.file_meta
+    assert "AudioMoth 0FE081F80FE081F0" in meta["info"]["ICMT"]
+    assert meta["info"]["ICMT"] == meta["tags"]["comment"]
+    assert [c["id"] for c in meta["chunks"]] == ["fmt ", "data", "LIST", "id3 "]
+    assert meta["chunks"][2]["list_type"] == "INFO"
+
+
+def test_corpus_mojibake_kept(corpus_dir: Path) -> None:
+    with open_source(corpus_dir / "bird_storm_petrel_XC663885_stereo.wav") as src:
+        assert "XC663885 Â© Simon" in src.file_meta["info"]["ICMT"]
+    with open_source(corpus_dir / "bird_soundscape_XC563936_48k.mp3") as src:
+        assert "XC563936 Â© Whitney" in src.file_meta["tags"]["comment"]
+
+
+def test_corpus_float_wav_chunks(corpus_dir: Path) -> None:
+    with open_source(corpus_dir / "bat_Rhinolophus_500k_float32.wav") as src:
+        assert [c["id"] for c in src.file_meta["chunks"]] == ["fmt ", "fact", "PEAK", "data"]
+        assert src.format.sample_format == "flt" and src.format.dtype == np.float32
+
+
+def test_corpus_video_uses_audio_stream(corpus_dir: Path) -> None:
+    with open_source(corpus_dir / "whale_humpback_song_sanctsound_video.mp4") as src:
+        streams = src.file_meta["streams"]
+    assert [(s["type"], s["codec"], s["chosen"]) for s in streams] == [
+        ("video", "h264", False),
+        ("audio", "aac", True),
+    ]
+
+
+# ----------------------------------------------------------------------------- generated WAV files
+
+
+@pytest.mark.parametrize("bits", [8, 16, 24, 32])
+@pytest.mark.parametrize("channels", range(1, 9))
+def test_wav_bits_and_channels(tmp_path: Path, bits: int, channels: int) -> None:
+    data = make_signal(3001, channels, bits, seed=bits * 10 + channels)
+    path = tmp_path / f"s{bits}_{channels}.wav"
+    write_audio_file(path, data, 48000, "wav", bits=bits)
+    with open_source(path) as src:
+        f = src.format
+        assert (f.bits_per_sample, f.channels, f.samples, f.is_float, f.is_lossy) == (
+            bits,
+            channels,
+            3001,
+            False,
+            False,
+        )
+        assert f.codec == {8: "pcm_u8", 16: "pcm_s16le", 24: "pcm_s24le", 32: "pcm_s32le"}[bits]
+        assert f.sample_format == {8: "u8", 16: "s16", 24: "s32", 32: "s32"}[bits]
+        got = read_all(src, 1000)
+    assert got.dtype == (np.int16 if bits <= 16 else np.int32)
+    np.testing.assert_array_equal(got, signed(data))
+    # the full range arrives unshifted
+    assert got.max() == 2 ** (bits - 1) - 1 and got.min() == -(2 ** (bits - 1))
+
+
+@pytest.mark.parametrize("rate", [1, 8000, 44100, 192000, 312500, 500000, 1_000_000])
+@pytest.mark.parametrize("container", ["wav", "flac"])
+def test_samplerates(tmp_path: Path, rate: int, container: str) -> None:
+    data = make_signal(777, 2, 16, seed=rate % 97)
+    path = tmp_path / f"r{rate}.{container}"
+    write_audio_file(path, data, rate, container)
+    with open_source(path) as src:
+        assert src.format.samplerate == rate
+        assert src.format.samples == 777
+        np.testing.assert_array_equal(read_all(src), data)
+
+
+LENGTHS_AND_BLOCKS = [
+    (samples, block)
+    for samples in (1, 1000, 2 * 4096, 2 * 4096 + 1)
+    for block in (None, 4096, 1000, 1)
+    if block != 1 or samples <= 1000  # one-sample blocks: short signals only
+]
+
+
+@pytest.mark.parametrize(("samples", "block_samples"), LENGTHS_AND_BLOCKS)
+def test_lengths_and_blocks(tmp_path: Path, samples: int, block_samples: int | None) -> None:
+    data = make_signal(samples, 3, 24, seed=samples)
+    path = tmp_path / "len.wav"
+    write_audio_file(path, data, 44100, "wav", bits=24)
+    with open_source(path) as src:
+        assert src.format.samples == samples
+        np.testing.assert_array_equal(read_all(src, block_samples), data)
+    with open_source(data, samplerate=44100) as src:
+        np.testing.assert_array_equal(read_all(src, block_samples), data)
+
+
+def test_default_block_size() -> None:
+    data = make_signal(300_000, 2, 16)
+    with open_source(data, samplerate=8000) as src:
+        n = default_block_samples(src.format)
+        assert n % 4096 == 0 and n * 2 * 2 <= BLOCK_BYTES < (n + 4096) * 2 * 2
+        blocks = list(src.blocks())
+    assert [b.shape[0] for b in blocks[:-1]] == [n] * (len(blocks) - 1)
+    np.testing.assert_array_equal(np.concatenate(blocks), data)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float_wav(tmp_path: Path, dtype: Any) -> None:
+    data = make_float_signal(5000, 2, seed=3, dtype=dtype)
+    data[0, 0] = 1.5  # out-of-range floats are passed through unchanged
+    path = tmp_path / "f.wav"
+    write_audio_file(path, data, 96000, "wav")
+    with open_source(path) as src:
+        f = src.format
+        assert f.is_float and not f.is_lossy
+        assert f.bits_per_sample == np.dtype(dtype).itemsize * 8
+        assert f.codec == ("pcm_f32le" if dtype == np.float32 else "pcm_f64le")
+        got = read_all(src, 4096)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, data)
+
+
+def test_float_wav_with_nan_is_refused(tmp_path: Path) -> None:
+    data = make_float_signal(100, 1)
+    data[50, 0] = np.nan
+    path = tmp_path / "nan.wav"
+    write_wav(path, data, 8000)
+    with open_source(path) as src, pytest.raises(SourceError, match=r"nan.wav.*NaN"):
+        read_all(src)
+
+
+# ----------------------------------------------------------------------------- other containers
+
+LOSSLESS = [
+    # file name, container, codec, bits, channels, rate, expected codec, sample_format
+    ("a16.flac", "flac", None, 16, 2, 44100, "flac", "s16"),
+    ("a24.flac", "flac", None, 24, 6, 96000, "flac", "s32"),
+    ("a24.mkv", "mkv", None, 24, 2, 48000, "flac", "s32"),
+    ("a16.mkv", "mkv", "pcm_s16le", 16, 2, 48000, "pcm_s16le", "s16"),
+    ("alac16.m4a", "m4a", "alac", 16, 2, 44100, "alac", "s16p"),
+    ("alac24.m4a", "m4a", "alac", 24, 2, 44100, "alac", "s32p"),
+]
+
+
+@pytest.mark.parametrize(("name", "container", "codec", "bits", "channels", "rate", "want", "sfmt"), LOSSLESS)
+def test_lossless_containers(
+    tmp_path: Path,
+    name: str,
+    container: str,
+    codec: str | None,
+    bits: int,
+    channels: int,
+    rate: int,
+    want: str,
+    sfmt: str,
+) -> None:
+    data = make_signal(10_000, channels, bits, seed=len(name))
+    path = tmp_path / name
+    write_audio_file(path, data, rate, container, codec, bits=bits)
+    with open_source(path) as src:
+        f = src.format
+        assert (f.codec, f.sample_format, f.bits_per_sample, f.is_lossy, f.is_float) == (
+            want,
+            sfmt,
+            bits,
+            False,
+            False,
+        )
+        assert (f.samplerate, f.channels) == (rate, channels)
+        assert f.samples == (10_000 if container == "flac" else None)
+        got = read_all(src, 3000)
+    np.testing.assert_array_equal(got, data)
+
+
+LOSSY = [
+    # file name, container, codec, channels, rate, expected codec
+    ("a.mp3", "mp3", None, 2, 44100, "mp3"),
+    ("a.ogg", "ogg", None, 2, 44100, "vorbis"),
+    ("a.opus", "opus", None, 2, 48000, "opus"),
+    ("a.m4a", "m4a", None, 2, 44100, "aac"),
+    ("a.mp4", "mp4", None, 1, 48000, "aac"),
+    ("a.mkv", "mkv", "aac", 2, 32000, "aac"),
+    ("a.aac", "aac", None, 1, 22050, "aac"),
+]
+
+
+@pytest.mark.parametrize(("name", "container", "codec", "channels", "rate", "want"), LOSSY)
+def test_lossy_containers(
+    tmp_path: Path, name: str, container: str, codec: str | None, channels: int, rate: int, want: str
+) -> None:
+    data = make_signal(20_000, channels, 16, seed=len(name))
+    path = tmp_path / name
+    write_audio_file(path, data, rate, container, codec)
+    with open_source(path) as src:
+        f = src.format
+        assert (f.codec, f.is_lossy, f.is_float, f.bits_per_sample) == (want, True, False, LOSSY_BITS)
+        assert (f.samplerate, f.channels, f.samples) == (rate, channels, None)
+        got = read_all(src, 4096)
+    ref = quantized_reference(path)
+    assert got.shape == ref.shape
+    assert np.abs(got - ref).max() <= 0.5 + 1e-6
+    # the decoded audio is loud like the source, not silence
+    assert np.sqrt(np.mean((got / STEP) ** 2)) > 0.1
+
+
+@pytest.mark.parametrize("codec", ["pcm_mulaw", "pcm_alaw", "adpcm_ima_wav", "adpcm_ms"])
+def test_lossy_codecs_decoding_to_integers(tmp_path: Path, codec: str) -> None:
+    """Lossy codecs whose decoders give s16: lossy, 16 bits, values exactly as decoded."""
+    data = make_signal(10_000, 2, 16, seed=4)
+    path = tmp_path / f"{codec}.wav"
+    write_audio_file(path, data, 8000, "wav", codec)
+    with open_source(path) as src:
+        f = src.format
+        assert (f.codec, f.is_lossy, f.is_float, f.bits_per_sample) == (codec, True, False, 16)
+        # 1-byte PCM codecs announce their length; ADPCM blocks do not map bytes to samples
+        assert f.samples == (10_000 if codec.startswith("pcm_") else None)
+        got = read_all(src, 4096)
+    ref, _ = decode_with_pyav(path)
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_eight_channel_planar_lossy(tmp_path: Path) -> None:
+    """8 planar channels (PyAV 18.1 frame.planes / to_ndarray bug): each channel lands in place."""
+    data = make_float_signal(48_000, 8, seed=8)
+    path = tmp_path / "c8.opus"
+    write_audio_file(path, data, 48000, "opus", bit_rate=512_000, codec_options={"mapping_family": "255"})
+    with open_source(path) as src:
+        assert src.format.channels == 8 and src.format.sample_format == "fltp"
+        got = read_all(src) / STEP
+    n = min(len(got), len(data))
+    corr = np.corrcoef(got[:n].T, data[:n].T)[:8, 8:]
+    assert (np.diag(corr) > 0.9).all()
+    assert (np.abs(corr - np.diag(np.diag(corr))) < 0.5).all()
+
+
+def test_tags(tmp_path: Path) -> None:
+    data = make_signal(5000, 2, 16)
+    tags = {"title": "Tïtle ✓", "comment": "site: A1"}
+    write_audio_file(tmp_path / "t.flac", data, 44100, "flac", tags=tags)
+    write_audio_file(tmp_path / "t.ogg", data, 44100, "ogg", tags=tags)
+    write_audio_file(tmp_path / "t.wav", data, 44100, "wav", tags=tags)
+    with open_source(tmp_path / "t.flac") as src:
+        assert src.file_meta["tags"]["title"] == "Tïtle ✓"
+    with open_source(tmp_path / "t.ogg") as src:  # Ogg keeps comments on the stream
+        assert src.file_meta["stream_tags"]["comment"] == "site: A1"
+    with open_source(tmp_path / "t.wav") as src:
+        assert src.file_meta["info"]["INAM"] == "Tïtle ✓"
+        assert src.file_meta["tags"]["title"] == "Tïtle ✓"
+
+
+# ----------------------------------------------------------------------------- source behaviour
+
+
+def test_blocks_twice_close_and_context(tmp_path: Path) -> None:
+    data = make_signal(10_000, 2, 16)
+    path = tmp_path / "a.wav"
+    write_audio_file(path, data, 8000, "wav")
+    src = open_source(str(path))
+    first = next(iter(src.blocks(100)))  # partial read, then start again
+    np.testing.assert_array_equal(first, data[:100])
+    np.testing.assert_array_equal(read_all(src, 3000), data)
+    np.testing.assert_array_equal(read_all(src), data)
+    assert "8000 Hz" in repr(src)
+    src.close()
+    assert src.closed
+    with pytest.raises(SourceError, match=r"a.wav.*closed"):
+        src.blocks()
+    with open_source(data, samplerate=8000) as arr:
+        pass
+    with pytest.raises(SourceError, match=r"<array>.*closed"):
+        arr.blocks()
+
+
+def test_close_during_iteration(tmp_path: Path) -> None:
+    path = tmp_path / "a.flac"
+    write_audio_file(path, make_signal(50_000, 1, 16), 8000, "flac")
+    src = open_source(path)
+    it = src.blocks(1000)
+    next(it)
+    src.close()
+    it.close()
+
+
+def test_bad_block_samples() -> None:
+    with open_source(np.zeros(10, np.int16), samplerate=1) as src:
+        with pytest.raises(ValueError):
+            src.blocks(0)
+        with pytest.raises(TypeError):
+            src.blocks(2.5)  # type: ignore[arg-type]
+
+
+def test_file_samplerate_argument(tmp_path: Path) -> None:
+    path = tmp_path / "a.wav"
+    write_audio_file(path, make_signal(100, 1, 16), 8000, "wav")
+    with open_source(path, samplerate=8000) as src:
+        assert src.format.samplerate == 8000
+    with pytest.raises(SourceError, match=r"a.wav.*16000"):
+        open_source(path, samplerate=16000)
+
+
+# ----------------------------------------------------------------------------- arrays
+
+
+@pytest.mark.parametrize(
+    ("dtype", "bits", "out"),
+    [
+        ("int16", 16, np.int16),
+        ("int32", 32, np.int32),
+        ("int8", 8, np.int16),
+        ("uint8", 8, np.int16),
+        ("int64", 32, np.int32),
+        (">i2", 16, np.int16),
+    ],
+)
+def test_integer_arrays(dtype: str, bits: int, out: Any) -> None:
+    base = make_signal(5000, 2, 16, seed=1)
+    if dtype == "uint8":
+        data = make_signal(5000, 2, 8)
+        want = data.astype(np.int16) - 128
+    elif dtype == "int8":
+        want = (base >> 8).astype(np.int16)
+        data = want.astype(np.int8)
+    else:
+        data = base.astype(dtype)
+        want = base
+    with open_source(data, samplerate=44100) as src:
+        f = src.format
+        assert (f.bits_per_sample, f.is_float, f.is_lossy, f.channels, f.samples) == (
+            bits,
+            False,
+            False,
+            2,
+            5000,
+        )
+        assert f.sample_format == np.dtype(dtype).name
+        assert (f.container, f.codec) == (None, None)
+        assert src.name == "<array>" and src.path is None and src.file_meta == {}
+        got = read_all(src, 999)
+    assert got.dtype == out
+    np.testing.assert_array_equal(got, want)
+
+
+def test_int64_full_32_bit_range() -> None:
+    data = np.array([-(2**31), 0, 2**31 - 1], dtype=np.int64)
+    with open_source(data, samplerate=np.int64(8000)) as src:
+        np.testing.assert_array_equal(read_all(src)[:, 0], data)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float_arrays(dtype: Any) -> None:
+    data = make_float_signal(3000, 4, dtype=dtype)
+    fortran = np.asfortranarray(data)
+    with open_source(fortran, samplerate=250_000) as src:
+        f = src.format
+        assert f.is_float and f.bits_per_sample == np.dtype(dtype).itemsize * 8
+        got = read_all(src, 1024)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, data)
+
+
+def test_one_dimensional_array_is_one_channel() -> None:
+    data = make_signal(100, 1, 32)[:, 0]
+    with open_source(data, samplerate=1) as src:
+        assert src.format.channels == 1 and src.format.samplerate == 1
+        np.testing.assert_array_equal(read_all(src)[:, 0], data)
+
+
+def test_array_blocks_are_copies() -> None:
+    data = make_signal(100, 2, 16)
+    keep = data.copy()
+    with open_source(data, samplerate=10) as src:
+        for b in src.blocks(10):
+            b[:] = 0
+        np.testing.assert_array_equal(data, keep)
+
+
+BAD_ARRAYS: list[tuple[str, Any, Any, str]] = [
+    ("strings", np.array(["a", "b"]), 8000, "not numeric"),
+    ("objects", np.array([1, None], dtype=object), 8000, "not numeric"),
+    ("bool", np.zeros(10, dtype=bool), 8000, "boolean"),
+    ("complex", np.zeros(10, dtype=np.complex64), 8000, "complex"),
+    ("uint16", np.zeros(10, dtype=np.uint16), 8000, "uint16"),
+    ("uint32", np.zeros(10, dtype=np.uint32), 8000, "uint32"),
+    ("uint64", np.zeros(10, dtype=np.uint64), 8000, "uint64"),
+    ("float16", np.zeros(10, dtype=np.float16), 8000, "float16"),
+    ("int64 too wide", np.array([0, 2**31]), 8000, "32 bits"),
+    ("int64 too negative", np.array([-(2**31) - 1, 0]), 8000, "32 bits"),
+    ("no samples", np.zeros((0, 2), np.int16), 8000, "empty"),
+    ("no channels", np.zeros((10, 0), np.int16), 8000, "empty"),
+    ("1-D empty", np.zeros(0, np.float32), 8000, "empty"),
+    ("0-D", np.array(3, np.int16), 8000, "0 dimensions"),
+    ("3-D", np.zeros((4, 2, 2), np.int16), 8000, "3 dimensions"),
+    ("channels first", np.zeros((2, 48000), np.int16), 8000, "transpose"),
+    ("NaN", np.array([0.0, np.nan, 0.5]), 8000, "NaN"),
+    ("inf", np.array([[0.0, 0.1], [np.inf, 0.0]], np.float32), 8000, "infinite"),
+    ("-inf", np.array([-np.inf], np.float32), 8000, "infinite"),
+    ("no rate", np.zeros(10, np.int16), None, "required"),
+    ("zero rate", np.zeros(10, np.int16), 0, "1 to"),
+    ("negative rate", np.zeros(10, np.int16), -8000, "1 to"),
+    ("huge rate", np.zeros(10, np.int16), 2**31, "1 to"),
+    ("fractional rate", np.zeros(10, np.int16), 44100.5, "integer"),
+    ("float rate", np.zeros(10, np.int16), 44100.0, "integer"),
+    ("bool rate", np.zeros(10, np.int16), True, "integer"),
+    ("string rate", np.zeros(10, np.int16), "44100", "integer"),
+]
+
+
+@pytest.mark.parametrize(("what", "array", "rate", "reason"), BAD_ARRAYS, ids=[b[0] for b in BAD_ARRAYS])
+def test_bad_arrays(what: str, array: Any, rate: Any, reason: str) -> None:
+    with pytest.raises(SourceError) as e:
+        open_source(array, samplerate=rate)
+    assert e.type is SourceError
+    assert "<array>" in str(e.value) and reason in str(e.value)
+
+
+def test_not_a_path_or_array() -> None:
+    with pytest.raises(SourceError, match=r"list"):
+        open_source([1, 2, 3])  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- bad files
+
+
+def _bad_file(tmp_path: Path, what: str) -> Path:
+    """Create one kind of bad input and return its path."""
+    data = make_signal(20_000, 2, 16, seed=5)
+    if what == "missing":
+        return tmp_path / "missing.wav"
+    if what == "folder":
+        (tmp_path / "folder.wav").mkdir()
+        return tmp_path / "folder.wav"
+    names = {
+        "video-mp4": "video.mp4",
+        "video-mkv": "video.mkv",
+        "text-txt": "notes.txt",
+        "text-wav": "notes.wav",
+    }
+    path = tmp_path / names.get(what, f"{what}.bin")
+    if what == "empty":
+        path.write_bytes(b"")
+    elif what == "random":
+        path.write_bytes(np.random.default_rng(1).bytes(50_000))
+    elif what == "random-wav-header":
+        path.write_bytes(b"RIFF\x00\x01\x00\x00WAVE" + np.random.default_rng(2).bytes(5000))
+    elif what.startswith("text"):
+        path.write_text("time,lat,lon\n" + "12:00,47.6,-122.3\n" * 500)
+    elif what == "one-byte":
+        path.write_bytes(b"\x00")
+    elif what == "truncated-wav":
+        path.write_bytes(wav_bytes(data, 8000, truncate=44 + 4 * 12_345 + 2))
+    elif what == "truncated-wav-size":
+        path.write_bytes(wav_bytes(data, 8000, data_size=4 * 30_000))
+    elif what == "wav-no-samples":
+        path.write_bytes(wav_bytes(data[:0], 8000))
+    elif what.startswith("truncated-flac"):
+        full = tmp_path / "full.flac"
+        write_audio_file(full, make_signal(50_000, 2, 24, seed=5), 48000, "flac", bits=24)
+        blob = full.read_bytes()
+        cut = {
+            "truncated-flac": len(blob) // 2,
+            "truncated-flac-end": len(blob) - 1,
+            "truncated-flac-frame": blob.rfind(b"\xff\xf8"),  # the start of the last frame
+        }[what]
+        path.write_bytes(blob[:cut])
+    elif what in ("video-mp4", "video-mkv"):
+        write_video_file(path, what[-3:])
+    elif what in ("rate-change", "channel-change"):
+        one = tmp_path / "one.aac"
+        two = tmp_path / "two.aac"
+        write_audio_file(one, data[:, :1], 44100, "aac")
+        if what == "rate-change":
+            write_audio_file(two, data[:, :1], 48000, "aac")
+        else:
+            write_audio_file(two, data, 44100, "aac")
+        path.write_bytes(one.read_bytes() + two.read_bytes())
+    else:
+        raise AssertionError(what)
+    return path
+
+
+BAD_FILES = [
+    ("missing", "no such file"),
+    ("folder", "folder"),
+    ("empty", "empty"),
+    ("one-byte", "not a readable audio file"),
+    ("random", "not a readable audio file"),
+    ("random-wav-header", ""),
+    ("text", "not a readable audio file"),
+    ("text-txt", ""),  # FFmpeg reads a .txt file as ANSI art video: no audio stream
+    ("text-wav", "not a readable audio file"),
+    ("truncated-wav", "truncated: header announces 20000 samples, file holds 12345"),
+    ("truncated-wav-size", "truncated: header announces 30000 samples, file holds 20000"),
+    ("wav-no-samples", "no audio samples"),
+    ("truncated-flac", "decoding failed after"),
+    ("truncated-flac-end", "decoding failed after"),
+    ("truncated-flac-frame", "truncated: header announces 50000 samples, file holds "),
+    ("video-mp4", "no audio stream (streams: video"),
+    ("video-mkv", "no audio stream (streams: video"),
+    ("rate-change", "sample rate changes mid-stream from 44100 Hz to 48000 Hz"),
+    ("channel-change", "channel count changes mid-stream from 1 to 2"),
+]
+
+
+@pytest.mark.parametrize(("what", "reason"), BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_bad_files(tmp_path: Path, what: str, reason: str) -> None:
+    path = _bad_file(tmp_path, what)
+    with pytest.raises(SourceError) as e, open_source(path) as src:
+        for _ in src.blocks():
+            pass
+    assert e.type is SourceError
+    assert path.name in str(e.value)
+    assert reason in str(e.value)
+
+
+def test_not_a_regular_file() -> None:
+    with pytest.raises(SourceError, match=r"/dev/null.*(not a regular file|empty)"):
+        open_source("/dev/null")
+
+
+def test_sixty_four_bit_pcm_is_unsupported(tmp_path: Path) -> None:
+    path = tmp_path / "s64.wav"
+    write_wav(path, np.arange(10, dtype=np.int64).reshape(-1, 1), 8000)
+    with pytest.raises(UnsupportedSourceError, match=r"s64.wav"):
+        open_source(path)
+
+
+# ----------------------------------------------------------------------------- conversions
+
+
+def test_quantize() -> None:
+    x = np.array([0.0, 1.0, -1.0, 2.0, -2.0, 0.5 / STEP, 1.5 / STEP, -0.5 / STEP, 0.25], np.float32)
+    q = quantize(x, 24, "x")
+    assert q.dtype == np.int32
+    assert q.tolist() == [0, 2**23 - 1, -(2**23), 2**23 - 1, -(2**23), 0, 2, 0, 2**21]
+    with pytest.raises(SourceError, match=r"x: NaN"):
+        quantize(np.array([0.0, np.nan]), 24, "x")
+
+
+def test_unshift() -> None:
+    a = np.array([[1 << 8], [-(1 << 31)]], np.int32)
+    np.testing.assert_array_equal(unshift(a, 8, "f"), [[1], [-(1 << 23)]])
+    with pytest.raises(SourceError, match=r"f: .*left-justified by 8 bits"):
+        unshift(a + 1, 8, "f")
+
+
+def test_check_finite_reports_the_sample() -> None:
+    x = np.zeros((5000, 3), np.float32)
+    x[4321, 2] = np.inf
+    with pytest.raises(SourceError, match=r"at sample 4321"):
+        check_finite(x, "y", chunk=1000)
+
+
+def test_block_builder() -> None:
+    b = BlockBuilder(4, 1, np.dtype(np.int16))
+    out = []
+    for n in (1, 2, 7, 1, 0, 3):
+        out.extend(blk.copy() for blk in b.add(np.full((n, 1), n, np.int16)))
+    last = b.finish()
+    assert [len(x) for x in out] == [4, 4, 4] and last is not None and len(last) == 2
+    assert b.total == 14
+    assert np.concatenate([*out, last])[:, 0].tolist() == [1, 2, 2, 7, 7, 7, 7, 7, 7, 7, 1, 3, 3, 3]
+    assert b.finish() is None
+
+
+def test_source_format_is_frozen() -> None:
+    f = SourceFormat(8000, 1, "s16", 16, False, False, "wav", "pcm_s16le", 10)
+    with pytest.raises(AttributeError):
+        f.samplerate = 1  # type: ignore[misc]
+    assert f.dtype == np.int16
