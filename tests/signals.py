@@ -17,6 +17,7 @@ import os
 import struct
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import av
@@ -29,6 +30,7 @@ __all__ = [
     "decode_with_pyav",
     "guano_chunk",
     "info_list",
+    "make_bad_file",
     "make_float_signal",
     "make_signal",
     "wav_bytes",
@@ -417,3 +419,60 @@ def write_wav(path: str | os.PathLike[str], data: np.ndarray, samplerate: int, *
     """Write :func:`wav_bytes` to ``path``."""
     with open(path, "wb") as f:
         f.write(wav_bytes(data, samplerate, **kwargs))
+
+
+def make_bad_file(tmp_path: Path, what: str) -> Path:
+    """Create a bad input file of kind ``what`` in ``tmp_path`` (kinds: BAD_FILES in test_sources)."""
+    data = make_signal(20_000, 2, 16, seed=5)
+    if what == "missing":
+        return tmp_path / "missing.wav"
+    if what == "folder":
+        (tmp_path / "folder.wav").mkdir()
+        return tmp_path / "folder.wav"
+    names = {
+        "video-mp4": "video.mp4",
+        "video-mkv": "video.mkv",
+        "text-txt": "notes.txt",
+        "text-wav": "notes.wav",
+    }
+    path = tmp_path / names.get(what, f"{what}.bin")
+    if what == "empty":
+        path.write_bytes(b"")
+    elif what == "random":
+        path.write_bytes(np.random.default_rng(1).bytes(50_000))
+    elif what == "random-wav-header":
+        path.write_bytes(b"RIFF\x00\x01\x00\x00WAVE" + np.random.default_rng(2).bytes(5000))
+    elif what.startswith("text"):
+        path.write_text("time,lat,lon\n" + "12:00,47.6,-122.3\n" * 500)
+    elif what == "one-byte":
+        path.write_bytes(b"\x00")
+    elif what == "truncated-wav":
+        path.write_bytes(wav_bytes(data, 8000, truncate=44 + 4 * 12_345 + 2))
+    elif what == "truncated-wav-size":
+        path.write_bytes(wav_bytes(data, 8000, data_size=4 * 30_000))
+    elif what == "wav-no-samples":
+        path.write_bytes(wav_bytes(data[:0], 8000))
+    elif what.startswith("truncated-flac"):
+        full = tmp_path / "full.flac"
+        write_audio_file(full, make_signal(50_000, 2, 24, seed=5), 48000, "flac", bits=24)
+        blob = full.read_bytes()
+        cut = {
+            "truncated-flac": len(blob) // 2,
+            "truncated-flac-end": len(blob) - 1,
+            "truncated-flac-frame": blob.rfind(b"\xff\xf8"),  # the start of the last frame
+        }[what]
+        path.write_bytes(blob[:cut])
+    elif what in ("video-mp4", "video-mkv"):
+        write_video_file(path, what[-3:])
+    elif what in ("rate-change", "channel-change"):
+        one = tmp_path / "one.aac"
+        two = tmp_path / "two.aac"
+        write_audio_file(one, data[:, :1], 44100, "aac")
+        if what == "rate-change":
+            write_audio_file(two, data[:, :1], 48000, "aac")
+        else:
+            write_audio_file(two, data, 44100, "aac")
+        path.write_bytes(one.read_bytes() + two.read_bytes())
+    else:
+        raise AssertionError(what)
+    return path

@@ -147,7 +147,10 @@ def test_user_meta_round_trip_and_validation(tmp_path: Path) -> None:
     rec = arc.add(tone(), samplerate=8000, user_meta={"site": "A", "depth_m": 12.5, "tags": ["x"]})
     rec.update_user_meta({"site": "B"}, verified=True)
     assert wildzarr.open(tmp_path / "a.zarr", mode="r")[1].user_meta == {
-        "site": "B", "depth_m": 12.5, "tags": ["x"], "verified": True,
+        "site": "B",
+        "depth_m": 12.5,
+        "tags": ["x"],
+        "verified": True,
     }
     before = snapshot(tmp_path / "a.zarr")
     for bad in ({"when": object()}, {"x": float("nan")}, {1: "int key"}, {"s": {1, 2}}, {"b": b"bytes"}):

@@ -86,7 +86,9 @@ def test_failures_are_reported_and_set_the_exit_status(tmp_path: Path, folder: P
     assert run("read", archive, "1", "-o", str(tmp_path / "x.mp3")).returncode == 1
 
 
-def test_groups_and_wav_output_in_process(tmp_path: Path, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_groups_and_wav_output_in_process(
+    tmp_path: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     archive = str(tmp_path / "a.zarr")
     assert main(["import", archive, str(folder / "night1"), "--path", "site/A"]) == 0
     capsys.readouterr()

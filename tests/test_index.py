@@ -39,7 +39,10 @@ def test_plan_covers_exactly_the_frames_needed(blocks: list[int]) -> None:
         assert plan.byte_stop == index.offsets[plan.stop_frame]
         assert plan.skip == start - index.first_samples[plan.first_frame]
         assert plan.count == stop - start
-        assert plan.skip + plan.count <= index.first_samples[plan.stop_frame] - index.first_samples[plan.first_frame]
+        assert (
+            plan.skip + plan.count
+            <= index.first_samples[plan.stop_frame] - index.first_samples[plan.first_frame]
+        )
 
 
 def test_preroll_adds_frames_before_and_stops_at_zero() -> None:

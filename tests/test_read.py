@@ -34,7 +34,9 @@ def check_random_windows(rec: wildzarr.Recording, expected: np.ndarray, count: i
 
 @pytest.mark.parametrize("bits", [8, 16, 24, 32])
 @pytest.mark.parametrize("channels", [1, 2, 5, 8])
-def test_bit_depths_and_channels_read_back_exactly(archive: wildzarr.Archive, bits: int, channels: int) -> None:
+def test_bit_depths_and_channels_read_back_exactly(
+    archive: wildzarr.Archive, bits: int, channels: int
+) -> None:
     data = make_signal(3 * BLOCK + 123, channels, bits, seed=bits * 10 + channels)
     rec = archive.add(data, samplerate=48_000)
     expected = expected_values(data)
@@ -72,7 +74,16 @@ def test_slicing_follows_numpy(archive: wildzarr.Archive) -> None:
     rec = archive.add(data, samplerate=22_050)
     n = len(data)
     rng = np.random.default_rng(5)
-    cases = [(None, None), (-10, None), (None, -5), (-n - 50, 20), (n - 3, n + 100), (10, 5), (n, None), (0, 0)]
+    cases = [
+        (None, None),
+        (-10, None),
+        (None, -5),
+        (-n - 50, 20),
+        (n - 3, n + 100),
+        (10, 5),
+        (n, None),
+        (0, 0),
+    ]
     cases += [tuple(int(v) for v in rng.integers(-n - 20, n + 20, 2)) for _ in range(200)]
     for a, b in cases:
         got = rec[a:b]

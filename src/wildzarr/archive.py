@@ -21,15 +21,15 @@ from wildzarr.errors import (
     ArchiveError,
     ArgumentError,
     DuplicateRecordingError,
-    RecordingNotFoundError,
     ReadOnlyError,
+    RecordingNotFoundError,
     SourceError,
     UnsupportedSourceError,
 )
 from wildzarr.layout import (
     ATTRS_KEY,
-    INDEX,
     BLOB,
+    INDEX,
     ArchiveAttrs,
     RecordingAttrs,
     StreamAttrs,
@@ -42,7 +42,7 @@ from wildzarr.sources import Source, open_source
 __all__ = ["Archive", "open"]
 
 
-def open(target: stores.Target, path: str | None = None, mode: stores.Mode = "a") -> Archive:  # noqa: A001
+def open(target: stores.Target, path: str | None = None, mode: stores.Mode = "a") -> Archive:
     """Open (or create) the archive at a Zarr group.
 
     Parameters
@@ -421,6 +421,9 @@ def _source_info(src: Source, source: object, samplerate: int | None) -> SourceI
         digest = digest.hexdigest()
         size = None
         path = None
+    bits = fmt.bits_per_sample
+    if fmt.is_lossy and fmt.sample_format.startswith(("flt", "dbl")):  # decoded to float, stored at 24 bits
+        bits = 64 if fmt.sample_format.startswith("dbl") else 32
     return SourceInfo(
         name=src.name,
         path=path,
@@ -429,5 +432,5 @@ def _source_info(src: Source, source: object, samplerate: int | None) -> SourceI
         container=fmt.container,
         codec=fmt.codec,
         sample_format=fmt.sample_format,
-        bits_per_sample=fmt.bits_per_sample,
+        bits_per_sample=bits,
     )

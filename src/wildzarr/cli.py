@@ -27,8 +27,10 @@ __all__ = ["AUDIO_SUFFIXES", "main"]
 
 #: File endings a folder search picks up (files named on the command line are always tried).
 AUDIO_SUFFIXES = frozenset(
-    ".wav .wave .bwf .rf64 .w64 .flac .mp3 .ogg .oga .opus .m4a .aac .mp4 .m4v .mov .mkv .mka .webm "
-    ".aif .aiff .aifc .caf .au .wv".split()
+    {
+        *(".wav", ".wave", ".bwf", ".rf64", ".w64", ".flac", ".aif", ".aiff", ".aifc", ".caf", ".au", ".wv"),
+        *(".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".mp4", ".m4v", ".mov", ".mkv", ".mka", ".webm"),
+    }
 )
 
 
@@ -169,13 +171,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("sources", metavar="SOURCE", nargs="+", help="audio file or folder")
     p.add_argument("--codec", default="flac", choices=["flac"], help="codec (default: flac)")
     p.add_argument(
-        "--meta", metavar="KEY=VALUE", action="append", default=[],
+        "--meta",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
         help="user metadata for every file; VALUE is parsed as JSON when it can be (repeatable)",
     )
-    p.add_argument("--compression-level", type=int, metavar="N", help="FLAC compression level 0-8 (default 5)")
+    p.add_argument(
+        "--compression-level", type=int, metavar="N", help="FLAC compression level 0-8 (default 5)"
+    )
     p.add_argument("--blocksize", type=int, metavar="N", help="FLAC block size in samples (default 4096)")
     p.add_argument(
-        "--allow-duplicates", action="store_true",
+        "--allow-duplicates",
+        action="store_true",
         help="import files whose content is already archived (default: skip them)",
     )
     p.set_defaults(run=_cmd_import)

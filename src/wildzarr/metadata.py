@@ -31,7 +31,11 @@ class SourceInfo(BaseModel):
     container: str | None = Field(description="PyAV container format name; None for arrays.")
     codec: str | None = Field(description="PyAV codec name of the audio stream; None for arrays.")
     sample_format: str = Field(description='Decoded sample format ("s16", "fltp", ...) or numpy dtype name.')
-    bits_per_sample: int = Field(ge=1, le=64, description="Bit depth of the source's samples.")
+    bits_per_sample: int = Field(
+        ge=1,
+        le=64,
+        description="Bit depth of the source's samples (32 or 64 for lossy sources decoded to float).",
+    )
 
 
 class RecordingInfo(BaseModel):

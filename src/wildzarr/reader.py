@@ -9,6 +9,7 @@ decoders live in thread-local storage, the index and blob are read-only.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import Any
 
@@ -74,7 +75,7 @@ class StreamReader:
         plan = index.plan(start, stop, self.codec.preroll)
         data = memoryview(self.blob.read(plan.byte_start, plan.byte_stop))
         bounds = (index.offsets[plan.first_frame : plan.stop_frame + 1] - plan.byte_start).tolist()
-        frames = [data[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        frames = [data[a:b] for a, b in itertools.pairwise(bounds)]
         decoded = self._decoder().decode(frames)
         expected = int(index.first_samples[plan.stop_frame] - index.first_samples[plan.first_frame])
         if len(decoded) != expected:
