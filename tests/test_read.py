@@ -185,3 +185,16 @@ def test_a_local_read_preads_only_its_frames(tmp_path: Path, monkeypatch: pytest
     rec.read(200_000, 204_096)
     plan = index.plan(200_000, 204_096)
     assert sum(sizes) == plan.byte_stop - plan.byte_start
+
+
+def test_long_reads_split_across_the_thread_pool(archive: wildzarr.Archive) -> None:
+    from wildzarr.reader import TASK_FRAMES
+
+    blocksize = 256
+    data = make_signal(7 * TASK_FRAMES * blocksize + 99, 2, 24, seed=12)
+    rec = archive.add(data, samplerate=96_000, blocksize=blocksize)
+    assert np.array_equal(rec.read(), data)
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        start, stop = sorted(int(v) for v in rng.integers(0, len(data) + 1, 2))
+        assert np.array_equal(rec.read(start, stop), data[start:stop])

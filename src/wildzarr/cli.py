@@ -82,7 +82,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
                 tqdm.write(f"skipped {path}: already recording {exc.existing_id}")
             except WildzarrError as exc:
                 failed += 1
-                tqdm.write(f"failed  {path}: {exc}")
+                tqdm.write(f"failed  {exc}")  # every wildzarr error names the file
             else:
                 info = rec.info
                 tqdm.write(

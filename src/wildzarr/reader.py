@@ -10,7 +10,9 @@ decoders live in thread-local storage, the index and blob are read-only.
 from __future__ import annotations
 
 import itertools
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -60,6 +62,10 @@ class StreamReader:
     def read(self, start: int, stop: int) -> np.ndarray:
         """Decode samples ``[start, stop)``, ``0 <= start < stop <= samples`` (checked by the caller).
 
+        A read of more than :data:`TASK_FRAMES` frames is split into tasks of
+        that many frames, fetched and decoded on a shared thread pool (the
+        decoders release the GIL).
+
         Returns
         -------
         numpy.ndarray
@@ -71,16 +77,57 @@ class StreamReader:
         StreamError
             If the bytes fetched do not decode to the samples the index promises.
         """
+        plan = self.index.plan(start, stop, self.codec.preroll)
+        if plan.stop_frame - plan.first_frame <= TASK_FRAMES:
+            decoded = self._decode(plan.first_frame, plan.first_frame, plan.stop_frame)
+        else:
+            bounds = [*range(plan.first_frame, plan.stop_frame, TASK_FRAMES), plan.stop_frame]
+            tasks = [
+                (max(plan.first_frame, a - self.codec.preroll), a, b) for a, b in itertools.pairwise(bounds)
+            ]
+            tasks[0] = (plan.first_frame, plan.first_frame, bounds[1])
+            decoded = np.concatenate(list(_pool().map(lambda task: self._decode(*task), tasks)))
+        return decoded[plan.skip : plan.skip + plan.count]
+
+    def _decode(self, lead: int, first: int, stop: int) -> np.ndarray:
+        """Fetch and decode frames ``[lead, stop)``; return the samples of frames ``[first, stop)``."""
         index = self.index
-        plan = index.plan(start, stop, self.codec.preroll)
-        data = memoryview(self.blob.read(plan.byte_start, plan.byte_stop))
-        bounds = (index.offsets[plan.first_frame : plan.stop_frame + 1] - plan.byte_start).tolist()
+        offsets = index.offsets
+        byte_start = int(offsets[lead])
+        data = memoryview(self.blob.read(byte_start, int(offsets[stop])))
+        bounds = (offsets[lead : stop + 1] - byte_start).tolist()
         frames = [data[a:b] for a, b in itertools.pairwise(bounds)]
         decoded = self._decoder().decode(frames)
-        expected = int(index.first_samples[plan.stop_frame] - index.first_samples[plan.first_frame])
+        expected = int(index.first_samples[stop] - index.first_samples[lead])
         if len(decoded) != expected:
             raise StreamError(
-                f"{self.name}: frames {plan.first_frame}..{plan.stop_frame - 1} decoded to "
-                f"{len(decoded)} samples, the frame index says {expected}"
+                f"{self.name}: frames {lead}..{stop - 1} decoded to {len(decoded)} samples, "
+                f"the frame index says {expected}"
             )
-        return decoded[plan.skip : plan.skip + plan.count]
+        return decoded[int(index.first_samples[first] - index.first_samples[lead]) :]
+
+
+#: Frames per task when a read is split across the thread pool.
+TASK_FRAMES = 32
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The process-wide decoding thread pool, one thread per core, created on first use."""
+    global _POOL
+    if _POOL is None:
+        with _POOL_LOCK:
+            if _POOL is None:
+                _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="wildzarr")
+    return _POOL
+
+
+def _forget_pool() -> None:
+    """In a forked child the parent's pool threads do not exist: start a new pool there."""
+    global _POOL
+    _POOL = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)

@@ -208,7 +208,10 @@ class Recording:
             if len(key) != 2:
                 raise ArgumentError(f"recording {self.id}: index with [samples] or [samples, channels]")
             key, channel_key = key
-            channels = np.arange(self.channels)[channel_key].reshape(-1).tolist()
+            try:
+                channels = np.arange(self.channels)[channel_key].reshape(-1).tolist()
+            except IndexError as exc:
+                raise RangeError(f"recording {self.id}: channel index {channel_key!r}: {exc}") from None
         if isinstance(key, slice):
             start, stop, step = key.indices(self.samples)
             if step != 1:
