@@ -224,3 +224,13 @@ def test_info_describes_the_recording(tmp_path: Path) -> None:
     assert info.imported_at.utcoffset().total_seconds() == 0
     assert info.wildzarr_version == wildzarr.__version__ and info.format_version == wildzarr.FORMAT_VERSION
     assert json.loads(info.model_dump_json())["samplerate"] == 96_000
+
+
+def test_two_archive_objects_on_one_group_never_share_an_id(tmp_path: Path) -> None:
+    first = wildzarr.open(tmp_path / "a.zarr")
+    second = wildzarr.open(tmp_path / "a.zarr")
+    assert first.add(tone(seed=1), samplerate=8000).id == 1
+    assert second.add(tone(seed=2), samplerate=8000).id == 2
+    second.remove(2)
+    assert first.add(tone(seed=3), samplerate=8000).id == 3
+    assert wildzarr.open(tmp_path / "a.zarr", mode="r").ids() == [1, 3]

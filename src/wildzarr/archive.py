@@ -296,6 +296,8 @@ class Archive:
 
     def _allocate_id(self) -> tuple[int, dict[str, Any]]:
         """Reserve the next id; returns it and the archive attributes before the change."""
+        # read the attributes afresh: another Archive object may have handed out ids since we opened
+        self._group = zarr.open_group(self._group.store, path=self._group.path, mode="r+")
         before = dict(self._group.attrs[ATTRS_KEY])
         attrs = ArchiveAttrs.model_validate(before)
         taken = set(self._group.keys())
