@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -216,6 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WildzarrError as exc:
         print(f"wildzarr: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (silences the flush at exit)
+        return 0
 
 
 if __name__ == "__main__":
