@@ -180,6 +180,7 @@ class Archive:
         attrs = _recording_attrs(node) if isinstance(node, zarr.Group) else None
         if attrs is None or attrs.state != "complete":
             raise RecordingNotFoundError(rid, self._where())
+        assert isinstance(node, zarr.Group)
         recording = Recording(node, attrs, writable=self._writable)
         self._recordings[rid] = recording
         return recording
@@ -298,7 +299,7 @@ class Archive:
         """Reserve the next id; returns it and the archive attributes before the change."""
         # read the attributes afresh: another Archive object may have handed out ids since we opened
         self._group = zarr.open_group(self._group.store, path=self._group.path, mode="r+")
-        before = dict(self._group.attrs[ATTRS_KEY])
+        before = ArchiveAttrs.model_validate(self._group.attrs[ATTRS_KEY]).model_dump()
         attrs = ArchiveAttrs.model_validate(before)
         taken = set(self._group.keys())
         rid = attrs.next_id
@@ -365,8 +366,8 @@ class Archive:
         """Remove a half-written recording and give its id back."""
         if str(rid) in self._group:
             del self._group[str(rid)]
-        current = self._group.attrs.get(ATTRS_KEY, {})
-        if current.get("next_id") == rid + 1:
+        current = self._group.attrs.get(ATTRS_KEY)
+        if isinstance(current, dict) and current.get("next_id") == rid + 1:
             self._group.attrs[ATTRS_KEY] = archive_attrs_before
 
     def remove(self, rid: int) -> None:
@@ -418,9 +419,9 @@ def _source_info(src: Source, source: object, samplerate: int | None) -> SourceI
         path: str | None = str(src.path)
     else:
         array = np.ascontiguousarray(source)
-        digest = hashlib.sha256(f"{array.dtype.str}|{array.shape}|{samplerate}|".encode())
-        digest.update(memoryview(array).cast("B"))
-        digest = digest.hexdigest()
+        hasher = hashlib.sha256(f"{array.dtype.str}|{array.shape}|{samplerate}|".encode())
+        hasher.update(array.tobytes())
+        digest = hasher.hexdigest()
         size = None
         path = None
     bits = fmt.bits_per_sample

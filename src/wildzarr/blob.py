@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
 
 import numpy as np
 import zarr
@@ -71,10 +70,11 @@ class Blob:
         self._array = array
         self._store: Store = array.store_path.store
         self._prefix = array.path
-        self._direct = all(isinstance(c, BytesCodec) for c in array.metadata.codecs)
-        self._root: Path | None = None
+        codecs = getattr(array.metadata, "codecs", None)  # Zarr v3 metadata; v2 arrays take the slow path
+        self._direct = codecs is not None and all(isinstance(c, BytesCodec) for c in codecs)
+        self._root: str | None = None  # chunk files are read directly below this folder
         if self._direct and isinstance(self._store, LocalStore):
-            self._root = Path(self._store.root)
+            self._root = str(self._store.root)
         self._keys: dict[int, str] = {}
 
     def _key(self, chunk: int) -> str:
@@ -106,7 +106,7 @@ class Blob:
         if start == stop:
             return b""
         if not self._direct:
-            return self._array[start:stop].tobytes()
+            return np.asarray(self._array[start:stop], dtype=np.uint8).tobytes()
         pieces = self._pieces(start, stop)
         if self._root is not None:
             parts = [self._pread(chunk, begin, end) for chunk, begin, end in pieces]
@@ -117,7 +117,7 @@ class Blob:
     def _pread(self, chunk: int, begin: int, end: int) -> bytes:
         assert self._root is not None
         try:
-            fd = os.open(self._root / self._key(chunk), os.O_RDONLY)
+            fd = os.open(f"{self._root}/{self._key(chunk)}", os.O_RDONLY)
         except FileNotFoundError as exc:
             raise StreamError(f"{self.name}: chunk {chunk} of the blob is missing") from exc
         try:
