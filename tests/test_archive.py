@@ -76,6 +76,7 @@ def test_archives_at_groups_share_a_store_and_ignore_user_nodes() -> None:
     assert root["sites/A/2024/7"].attrs["mine"] is True
 
 
+@pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")  # zip members are appended on rewrite
 def test_open_accepts_group_url_and_zip(tmp_path: Path) -> None:
     group = zarr.open_group(LocalStore(tmp_path / "g.zarr"), mode="w").create_group("deep/er")
     arc = wildzarr.open(group, path="x")
@@ -234,3 +235,17 @@ def test_two_archive_objects_on_one_group_never_share_an_id(tmp_path: Path) -> N
     second.remove(2)
     assert first.add(tone(seed=3), samplerate=8000).id == 3
     assert wildzarr.open(tmp_path / "a.zarr", mode="r").ids() == [1, 3]
+
+
+def test_a_zipped_folder_archive_opens_read_only(tmp_path: Path) -> None:
+    import zipfile
+
+    folder = tmp_path / "a.zarr"
+    data = tone(7000, 2)
+    wildzarr.open(folder).add(data, samplerate=8000)
+    with zipfile.ZipFile(tmp_path / "a.zip", "w", compression=zipfile.ZIP_STORED) as z:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                z.write(p, p.relative_to(folder).as_posix())
+    with wildzarr.open(tmp_path / "a.zip", mode="r") as arc:
+        assert arc.ids() == [1] and np.array_equal(arc[1].read(123, 6543), data[123:6543])
