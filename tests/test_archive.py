@@ -249,3 +249,17 @@ def test_a_zipped_folder_archive_opens_read_only(tmp_path: Path) -> None:
                 z.write(p, p.relative_to(folder).as_posix())
     with wildzarr.open(tmp_path / "a.zip", mode="r") as arc:
         assert arc.ids() == [1] and np.array_equal(arc[1].read(123, 6543), data[123:6543])
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")  # zip members are appended on rewrite
+def test_closing_leaves_a_callers_store_open(tmp_path: Path) -> None:
+    from zarr.storage import ZipStore
+
+    store = ZipStore(tmp_path / "a.zip", mode="w")
+    with wildzarr.open(store) as arc:
+        arc.add(tone(seed=1), samplerate=8000)
+    with wildzarr.open(store) as arc:  # still open: the caller closes it
+        arc.add(tone(seed=2), samplerate=8000)
+    store.close()
+    with wildzarr.open(tmp_path / "a.zip", mode="r") as arc:
+        assert arc.ids() == [1, 2]

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import zarr
+import zarr.abc.store
 
 from wildzarr import stores
 from wildzarr._version import __version__
@@ -69,7 +70,7 @@ def open(target: stores.Target, path: str | None = None, mode: stores.Mode = "a"
         (``"r"``, ``"r+"``), or was written by a newer format version.
     """
     group = stores.open_group(target, path, mode)
-    return Archive(group, mode=mode)
+    return Archive(group, mode=mode, owns_store=not isinstance(target, (zarr.abc.store.Store, zarr.Group)))
 
 
 class Archive:
@@ -80,8 +81,9 @@ class Archive:
     Use :func:`wildzarr.open` to get one.
     """
 
-    def __init__(self, group: zarr.Group, mode: stores.Mode = "a") -> None:
+    def __init__(self, group: zarr.Group, mode: stores.Mode = "a", *, owns_store: bool = False) -> None:
         self._group = group
+        self._owns_store = owns_store
         self._writable = mode != "r" and not group.store.read_only
         self._recordings: dict[int, Recording] = {}
         self._sha256: dict[str, int] | None = None
@@ -118,8 +120,12 @@ class Archive:
         return not self._writable
 
     def close(self) -> None:
-        """Close the store (needed for zip files so that they are written out)."""
-        self._group.store.close()
+        """Close the store if :func:`open` opened it from a path or URL (a zip file is written out then).
+
+        A store or group the caller passed in stays open: it is the caller's to close.
+        """
+        if self._owns_store:
+            self._group.store.close()
 
     def __enter__(self) -> Archive:
         return self
