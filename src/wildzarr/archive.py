@@ -335,7 +335,6 @@ class Archive:
                 first_channel=0,
                 channels=fmt.channels,
                 samples=layout.samples,
-                frames=len(layout.offsets),
             )
             stream_group = group.create_group("0", attributes={ATTRS_KEY: stream_attrs.model_dump()})
             payload = stream[: layout.end]

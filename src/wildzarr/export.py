@@ -43,10 +43,8 @@ def write_samples(path: str | Path, samples: np.ndarray, samplerate: int, bits_p
     elif suffix == ".wav":
         _write_wav(path, samples, samplerate, bits_per_sample)
     elif suffix == ".flac":
-        codec = FlacCodec()
-        codec.check(samplerate, samples.shape[1], bits_per_sample, False)
         with path.open("wb") as out:
-            codec.encode(
+            FlacCodec().encode(
                 [np.ascontiguousarray(samples)],
                 out,
                 samplerate=samplerate,

@@ -66,7 +66,6 @@ class StreamAttrs(BaseModel):
     first_channel: int = Field(ge=0, description="Channel of the recording this stream's channel 0 is.")
     channels: int = Field(ge=1)
     samples: int = Field(ge=1, description="Samples per channel.")
-    frames: int = Field(ge=1, description="Number of frames (rows of the index).")
 
 
 class RecordingAttrs(BaseModel):

@@ -85,7 +85,6 @@ class StreamReader:
             tasks = [
                 (max(plan.first_frame, a - self.codec.preroll), a, b) for a, b in itertools.pairwise(bounds)
             ]
-            tasks[0] = (plan.first_frame, plan.first_frame, bounds[1])
             decoded = np.concatenate(list(_pool().map(lambda task: self._decode(*task), tasks)))
         return decoded[plan.skip : plan.skip + plan.count]
 
