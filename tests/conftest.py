@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from s3server import s3_server, s3_url  # noqa: F401  (fixtures for every test file)
 
 #: The real recordings corpus, beside the project root (``../shared/audio``).
 CORPUS_DIR = Path(__file__).resolve().parents[2] / "shared" / "audio"
