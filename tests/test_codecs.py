@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
+import signal
+import subprocess
+import sys
 import threading
+import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -392,6 +398,124 @@ def test_write_errors_propagate() -> None:
         FlacCodec().encode([signal], NoSeek(), samplerate=48_000, channels=2, bits_per_sample=16)
 
 
+class RaisingWrites(io.BytesIO):
+    """Raises ``error`` from write (after ``after`` bytes) or from seek."""
+
+    def __init__(self, error: BaseException, after: int | None = None) -> None:
+        super().__init__()
+        self.error, self.after = error, after
+
+    def write(self, data: Any) -> int:
+        if self.after is not None and self.tell() + len(data) > self.after:
+            raise self.error
+        return super().write(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if self.after is None:
+            raise self.error
+        return super().seek(offset, whence)
+
+
+class Stop(BaseException):
+    """An exception that is not an Exception."""
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), SystemExit(3), Stop("halt")], ids=type)
+@pytest.mark.parametrize("after", [0, 30_000, None], ids=["header", "frames", "seek"])
+def test_base_exceptions_in_callbacks_propagate(error: BaseException, after: int | None) -> None:
+    """Whatever a write or seek raises comes out of encode() as it was, never as a StreamError."""
+    out = RaisingWrites(error, after)
+    with pytest.raises(type(error)) as e:
+        FlacCodec().encode(
+            [make_signal(50_000, 2, 16)], out, samplerate=48_000, channels=2, bits_per_sample=16
+        )
+    assert e.value is error
+
+
+class SignalOnWrite(io.BytesIO):
+    """Sends itself SIGINT from the first write of a frame, as a Ctrl-C while libFLAC runs."""
+
+    sent = False
+
+    def write(self, data: Any) -> int:
+        if not self.sent and self.tell() > 100:
+            self.sent = True
+            signal.raise_signal(signal.SIGINT)
+        return super().write(data)
+
+
+def test_sigint_while_libflac_runs_reaches_the_handler_after_it_returns() -> None:
+    calls: list[list[str]] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        calls.append([f.name for f in traceback.extract_stack()])
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        out = SignalOnWrite()
+        written = FlacCodec().encode(
+            [make_signal(50_000, 2, 16)], out, samplerate=48_000, channels=2, bits_per_sample=16
+        )
+        assert signal.getsignal(signal.SIGINT) is handler  # restored
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert written == 50_000 and out.sent
+    (stack,) = calls  # called once, outside libFLAC's callbacks
+    assert "encode" in stack and "_write_callback" not in stack and "write" not in stack
+    assert FlacCodec().scan(out.getvalue()).samples == 50_000
+
+
+def test_sigint_while_libflac_runs_raises_keyboard_interrupt() -> None:
+    with pytest.raises(KeyboardInterrupt):
+        FlacCodec().encode(
+            [make_signal(50_000, 2, 16)], SignalOnWrite(), samplerate=48_000, channels=2, bits_per_sample=16
+        )
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_encode_in_a_thread() -> None:
+    """Signal handlers are only touched in the main thread (signal.signal raises elsewhere)."""
+    results: list[bytes] = []
+    data = make_signal(20_000, 2, 16)
+    thread = threading.Thread(target=lambda: results.append(encode(FlacCodec(), data, 48_000, 16)))
+    thread.start()
+    thread.join()
+    (stream,) = results
+    assert stream == encode(FlacCodec(), data, 48_000, 16)
+
+
+ENCODE_FOREVER = """
+import tempfile
+import numpy as np
+from wildzarr.codecs.flac import FlacCodec
+
+block = np.random.default_rng(0).integers(-2**15, 2**15, size=(192_000, 8)).astype(np.int16)
+
+def blocks():
+    print("started", flush=True)
+    while True:
+        yield block
+
+with tempfile.TemporaryFile() as f:
+    FlacCodec().encode(blocks(), f, samplerate=192_000, channels=8, bits_per_sample=16)
+"""
+
+
+@pytest.mark.parametrize("after", [0.3, 0.8])
+def test_ctrl_c_while_encoding_propagates(after: float) -> None:
+    """A real SIGINT to a process encoding 8-channel 192 kHz noise: it ends by KeyboardInterrupt."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ENCODE_FOREVER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "started"
+    time.sleep(after)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGINT  # Python exits by the signal on an uncaught KeyboardInterrupt
+    assert stderr.rstrip().splitlines()[-1] == "KeyboardInterrupt"
+    assert "StreamError" not in stderr and "cffi callback" not in stderr
+
+
 # --------------------------------------------------------------------------- FLAC decoder
 
 
@@ -412,9 +536,41 @@ def test_decoder_rejects_frames_of_another_stream() -> None:
     codec = FlacCodec()
     stream16 = encode(codec, make_signal(10_000, 2, 16), 48_000, 16)
     stream24 = encode(codec, make_signal(10_000, 2, 24), 48_000, 24)
+    frames16 = frames_of(stream16, codec.scan(stream16))
     frame24 = frames_of(stream24, codec.scan(stream24))[0]
-    with pytest.raises(StreamError):
-        codec.decoder(codec.scan(stream16).decoder_config).decode([frame24])
+    with pytest.raises(StreamError) as e:
+        codec.decoder(codec.scan(stream16).decoder_config).decode([frames16[0], frames16[1], frame24])
+    assert e.value.frame == 2
+    assert str(e.value).startswith(("does not decode (", "decodes to s32 samples, expected packed s16"))
+
+
+FLAC_STREAM = encode(FlacCodec(), make_signal(30_000, 2, 16), 48_000, 16)
+FLAC_LAYOUT = FlacCodec().scan(FLAC_STREAM)
+
+
+@pytest.mark.parametrize(
+    ("position", "replacement", "message"),
+    [
+        (3, None, "does not decode (corrupt or truncated, CRC mismatch, or a frame of another stream): "),
+        (1, b"\x00\x01\x02\x03" * 8, "does not start with the FLAC sync code 0xFFF8 or 0xFFF9"),
+        (4, b"\xff\xf8", "is 2 bytes long, too short for a FLAC frame header"),
+        (0, b"\xff\xf8\x09\x08" + bytes(20), "its FLAC frame header uses the reserved block size code 0"),
+    ],
+)
+def test_decoder_errors_name_the_frame(position: int, replacement: bytes | None, message: str) -> None:
+    """StreamError.frame is the failing frame's position in the batch; the message reads after a prefix."""
+    batch: list[Any] = frames_of(FLAC_STREAM, FLAC_LAYOUT)[:5]
+    if replacement is None:  # a bit flipped in the audio: the CRC-16 fails
+        flipped = bytearray(batch[position])
+        flipped[len(flipped) // 2] ^= 0x5A
+        replacement = bytes(flipped)
+    batch[position] = replacement
+    decoder = FlacCodec().decoder(FLAC_LAYOUT.decoder_config)
+    with pytest.raises(StreamError) as e:
+        decoder.decode(batch)
+    assert e.value.frame == position
+    assert str(e.value).startswith(message)
+    assert re.search(r"frame \d| of \d", str(e.value)) is None  # the reader names the frame
 
 
 def test_decoders_in_threads() -> None:

@@ -13,7 +13,8 @@ from signals import bext_chunk, chunk, guano_chunk, info_list, make_signal, wav_
 
 from wildzarr.errors import SourceError
 from wildzarr.sources import open_source
-from wildzarr.sources.riff import MAX_CHUNKS, TEXT_LIMIT, parse_bext, parse_guano, parse_riff, read_riff
+from wildzarr.sources.limits import MAX_TEXT_BYTES
+from wildzarr.sources.riff import MAX_CHUNKS, parse_bext, parse_guano, parse_riff, read_riff
 
 DATA = make_signal(1001, 2, 16, seed=7)  # 4004 bytes of samples
 
@@ -193,11 +194,12 @@ def test_missing_pad_byte_is_tolerated() -> None:
     assert meta["chunks"][2]["offset"] == 36 + 11
 
 
-def test_oversized_text_chunk_not_read() -> None:
-    big = chunk(b"iXML", b"x" * (TEXT_LIMIT + 2))
+def test_oversized_text_chunk_is_cut() -> None:
+    big = chunk(b"iXML", b"<a>" + b"x" * (MAX_TEXT_BYTES + 2))
     meta = parse(wav_bytes(DATA, 8000, after=[big]))
-    assert "ixml" not in meta
-    assert "not read" in meta["riff_warnings"][0]
+    assert meta["ixml"] == "<a>" + "x" * (MAX_TEXT_BYTES - 3)
+    assert meta["truncated"] == [{"field": "ixml", "bytes": MAX_TEXT_BYTES + 5}]
+    assert "riff_warnings" not in meta
 
 
 def test_too_many_chunks() -> None:
@@ -318,7 +320,7 @@ def _mutate(blob: bytes, rng: np.random.Generator) -> bytes:
     elif kind == 1:  # a random 32-bit size somewhere
         pos = int(rng.integers(4, len(b) - 4))
         b[pos : pos + 4] = struct.pack(
-            "<I", int(rng.choice([0, 1, 0x7FFFFFFF, 0xFFFFFFFF, rng.integers(2**32)]))
+            "<I", int(rng.choice([0, 1, 0x7FFFFFFF, 0xFFFFFFFF, int(rng.integers(2**32))]))
         )
     elif kind == 2:  # cut short
         b = b[: rng.integers(12, len(b))]

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytest
 import soundfile
+from av.audio.resampler import AudioResampler
 from signals import (
     decode_with_pyav,
     make_bad_file,
@@ -19,7 +29,8 @@ from signals import (
 )
 
 from wildzarr.errors import SourceError, UnsupportedSourceError
-from wildzarr.sources import LOSSY_BITS, Source, SourceFormat, open_source
+from wildzarr.sources import LOSSY_BITS, Source, SourceFormat, digest, open_source
+from wildzarr.sources import pyav as pyav_module
 from wildzarr.sources.base import BLOCK_BYTES, default_block_samples
 from wildzarr.sources.convert import BlockBuilder, check_finite, quantize, unshift
 
@@ -622,7 +633,7 @@ def test_check_finite_reports_the_sample() -> None:
 
 def test_block_builder() -> None:
     b = BlockBuilder(4, 1, np.dtype(np.int16))
-    out = []
+    out: list[np.ndarray] = []
     for n in (1, 2, 7, 1, 0, 3):
         out.extend(blk.copy() for blk in b.add(np.full((n, 1), n, np.int16)))
     last = b.finish()
@@ -637,3 +648,297 @@ def test_source_format_is_frozen() -> None:
     with pytest.raises(AttributeError):
         f.samplerate = 1  # type: ignore[misc]
     assert f.dtype == np.int16
+
+
+# ----------------------------------------------------------------------------- source_info
+
+
+def manifest_sha256(corpus_dir: Path) -> dict[str, str]:
+    """The sha256 of every corpus file, as MANIFEST.md states it."""
+    text = (corpus_dir / "MANIFEST.md").read_text(encoding="utf-8")
+    return dict(re.findall(r"^- \*\*(\S+)\*\* .*sha256 `([0-9a-f]{64})`", text, flags=re.MULTILINE))
+
+
+def test_corpus_source_info(corpus_dir: Path) -> None:
+    expected = manifest_sha256(corpus_dir)
+    assert set(expected) == set(CORPUS)
+    for name, (_, _, bits, _, is_lossy, codec, _) in CORPUS.items():
+        path = corpus_dir / name
+        with open_source(path) as src:
+            info = src.source_info()
+            assert src.source_info() is info  # computed once
+        assert info.sha256 == expected[name]
+        assert (info.name, info.path, info.size) == (name, str(path.resolve()), path.stat().st_size)
+        assert (info.codec, info.sample_format) == (codec, src.format.sample_format)
+        assert info.container == src.format.container
+        if is_lossy:  # decoded to float: the float width, not the 24 bits stored
+            assert info.sample_format == "fltp" and info.bits_per_sample == 32
+        else:
+            assert info.bits_per_sample == bits
+
+
+def test_file_source_info_after_close(tmp_path: Path) -> None:
+    path = tmp_path / "a.flac"
+    write_audio_file(path, make_signal(3000, 2, 24), 96000, "flac")
+    src = open_source(path)
+    src.close()
+    with pytest.raises(SourceError, match=r"a.flac.*closed"):
+        src.source_info()
+    with open_source(path) as src:
+        info = src.source_info()
+    assert src.source_info() is info  # kept after close
+    assert info.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert (info.bits_per_sample, info.sample_format, info.container) == (24, "s32", "flac")
+
+
+def old_array_sha256(array: np.ndarray, samplerate: int) -> str:
+    """The formula of the foundation archive, which copied the whole array."""
+    a = np.ascontiguousarray(array)
+    hasher = hashlib.sha256(f"{a.dtype.str}|{a.shape}|{samplerate}|".encode())
+    hasher.update(a.tobytes())
+    return hasher.hexdigest()
+
+
+BASE = make_signal(30_001, 4, 16, seed=9)
+ARRAY_LAYOUTS: dict[str, np.ndarray] = {
+    "C": BASE,
+    "Fortran": np.asfortranarray(BASE),
+    "every other row": BASE[::2],
+    "two channels": BASE[:, 1:3],
+    "reversed": BASE[::-1],
+    "1-D": BASE[:, 0].copy(),
+    "1-D strided": BASE[:, 2],
+    "big-endian": BASE.astype(">i2"),
+    "uint8": make_signal(999, 3, 8),
+    "float64 Fortran": np.asfortranarray(make_float_signal(5000, 3, dtype=np.float64)),
+    "int64": BASE.astype(np.int64),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(ARRAY_LAYOUTS))
+def test_array_sha256_equals_the_old_formula(layout: str) -> None:
+    array = ARRAY_LAYOUTS[layout]
+    with open_source(array, samplerate=np.int64(250_000)) as src:
+        info = src.source_info()
+    assert info.sha256 == old_array_sha256(array, 250_000)
+    assert (info.name, info.path, info.size) == ("<array>", None, None)
+    assert (info.container, info.codec) == (None, None)
+    assert (info.sample_format, info.bits_per_sample) == (array.dtype.name, src.format.bits_per_sample)
+
+
+def test_array_sha256_in_blocks_of_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Non-contiguous arrays hashed in many small slices still give the formula's digest."""
+    monkeypatch.setattr(digest, "HASH_BLOCK_BYTES", 100)
+    array = np.asfortranarray(BASE)[1:]
+    assert digest.array_sha256(array, 8000) == old_array_sha256(array, 8000)
+
+
+def test_array_sha256_differs_by_rate_shape_and_dtype() -> None:
+    a = make_signal(1000, 2, 16)
+    digests = {
+        digest.array_sha256(a, 8000),
+        digest.array_sha256(a, 8001),
+        digest.array_sha256(a.reshape(2000, 1), 8000),
+        digest.array_sha256(a.astype(np.int32), 8000),
+    }
+    assert len(digests) == 4
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_hashing_a_large_array_does_not_copy_it(order: Literal["C", "F"]) -> None:
+    shape = (25_000_000, 1) if order == "C" else (12_500_000, 2)
+    array = np.ones(shape, dtype=np.float64, order=order)  # 200 MB
+    assert array.nbytes == 200_000_000 and array.flags.c_contiguous == (order == "C")
+    with open_source(array, samplerate=48000) as src:
+        tracemalloc.start()
+        try:
+            src.source_info()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 3 * digest.HASH_BLOCK_BYTES
+
+
+def test_array_source_info_needs_the_array() -> None:
+    src = open_source(np.zeros(10, np.int16), samplerate=8000)
+    src.close()
+    with pytest.raises(SourceError, match=r"<array>.*closed"):
+        src.source_info()
+
+
+# ----------------------------------------------------------------------------- file names
+
+ODD_NAMES = [
+    (b"caf\xe9.wav", "caf\\xe9.wav"),  # latin-1, not UTF-8
+    (b"two\nlines.wav", "two\nlines.wav"),
+    (b"tab\there\x01.wav", "tab\there\x01.wav"),
+    ("Étang ✓.wav".encode(), "Étang ✓.wav"),
+]
+
+
+def utf8_json(value: Any) -> bytes:
+    """What the archive stores: fails on text that is not valid Unicode."""
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+@pytest.mark.parametrize(("raw", "shown"), ODD_NAMES, ids=["latin-1", "newline", "control", "utf-8"])
+def test_any_file_name(tmp_path: Path, raw: bytes, shown: str) -> None:
+    data = make_signal(1000, 1, 16)
+    os_path = os.path.join(os.fsencode(tmp_path), raw)
+    write_wav(os.fsdecode(os_path), data, 8000)
+    for given in (os.fsdecode(os_path), os_path, Path(os.fsdecode(os_path))):
+        with open_source(given) as src:
+            info = src.source_info()
+            np.testing.assert_array_equal(read_all(src), data)
+            assert src.name == shown and repr(shown) in repr(src)
+            assert src.path is not None and os.fsencode(src.path) == os_path  # the real name, for opening
+        assert info.name == shown
+        assert info.path == f"{tmp_path}{os.sep}{shown}"
+        assert json.loads(utf8_json(info.model_dump())) == info.model_dump()
+        assert info.sha256 == hashlib.sha256(Path(os.fsdecode(os_path)).read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(("raw", "shown"), ODD_NAMES, ids=["latin-1", "newline", "control", "utf-8"])
+def test_errors_name_any_file_printably(tmp_path: Path, raw: bytes, shown: str) -> None:
+    os_path = os.path.join(os.fsencode(tmp_path), raw)
+    with pytest.raises(SourceError, match="no such file") as missing:
+        open_source(os_path)
+    with open(os_path, "wb") as f:
+        f.write(np.random.default_rng(3).bytes(5000))
+    with pytest.raises(SourceError, match="not a readable audio file") as unreadable:
+        open_source(os.fsdecode(os_path))
+    for error in (missing.value, unreadable.value):
+        assert str(error).encode("utf-8").decode("utf-8").startswith(f"{tmp_path}{os.sep}{shown}: ")
+
+
+def test_invalid_paths() -> None:
+    with pytest.raises(SourceError, match=r"a\x00b.wav: not a valid path"):
+        open_source("a\0b.wav")
+    with pytest.raises(SourceError) as e:
+        open_source("lone\ud800surrogate.wav")  # no OS name holds this
+    assert str(e.value).startswith("lone\\ud800surrogate.wav: ")
+    str(e.value).encode("utf-8")
+
+
+# ----------------------------------------------------------------------------- Ctrl-C
+
+DECODE_FOREVER = """
+import sys
+from wildzarr.sources import open_source
+with open_source(sys.argv[1]) as src:
+    print("started", flush=True)
+    while True:
+        for block in src.blocks(4096):
+            pass
+"""
+
+
+def interrupt(script: str, *args: str, after: float = 0.5) -> subprocess.CompletedProcess[str]:
+    """Run ``script``, send it SIGINT ``after`` seconds after it printed "started"."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "started"
+    time.sleep(after)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+@pytest.mark.parametrize("container", ["flac", "mp3"])
+def test_ctrl_c_while_decoding_propagates(tmp_path: Path, container: str) -> None:
+    path = tmp_path / f"long.{container}"
+    write_audio_file(path, make_signal(480_000, 2, 16), 48000, container)
+    result = interrupt(DECODE_FOREVER, str(path))
+    assert result.returncode == -signal.SIGINT  # Python exits by the signal on an uncaught KeyboardInterrupt
+    assert result.stderr.rstrip().splitlines()[-1] == "KeyboardInterrupt"
+    assert "SourceError" not in result.stderr
+
+
+class Marker(BaseException):
+    """Raised by the test's SIGINT handler."""
+
+
+def test_ctrl_c_is_never_lost_while_decoding(tmp_path: Path) -> None:
+    """Flood the process with SIGINT while reading blocks: every handler exception comes out.
+
+    PyAV 18.1 drops about a third of the exceptions raised by signal handlers while its
+    resampler runs (mp3 decodes to planar floats). Without the fix this failed about every
+    other run; the next test checks the mechanism deterministically.
+    """
+    path = tmp_path / "a.mp3"
+    write_audio_file(path, make_signal(48_000, 2, 16), 48000, "mp3")
+    state = {"inside": False, "raised": 0, "caught": 0}
+
+    def handler(signum: int, frame: Any) -> None:
+        if state["inside"]:
+            state["inside"] = False  # a signal arriving during this handler is ignored
+            state["raised"] += 1
+            raise Marker
+
+    stop = threading.Event()
+
+    def flood() -> None:
+        while not stop.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.0002)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    thread = threading.Thread(target=flood)
+    thread.start()
+    try:
+        with open_source(path) as src:
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline:
+                try:
+                    state["inside"] = True
+                    for _ in src.blocks(4096):
+                        pass
+                    state["inside"] = False
+                except Marker:
+                    state["inside"] = False
+                    state["caught"] += 1
+    finally:
+        stop.set()
+        thread.join()
+        time.sleep(0.05)  # let the last signals reach the handler, which now ignores them
+        signal.signal(signal.SIGINT, previous)
+    assert state["raised"] > 50
+    assert state["caught"] == state["raised"]
+
+
+class LosingResampler:
+    """Stands in for PyAV's resampler, and like it loses what a signal handler raises inside it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.inner = AudioResampler(**kwargs)
+        self.lost: list[BaseException] = []
+
+    def resample(self, frame: Any) -> Any:
+        if not self.lost:
+            try:
+                signal.raise_signal(signal.SIGINT)  # the handler runs before raise_signal returns
+            except BaseException as e:
+                self.lost.append(e)
+        return self.inner.resample(frame)
+
+
+def test_pyav_runs_with_ctrl_c_held(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C while PyAV resamples reaches the caller, even when PyAV would have dropped it."""
+    path = tmp_path / "a.mp3"
+    write_audio_file(path, make_signal(48_000, 2, 16), 48000, "mp3")
+    made: list[LosingResampler] = []
+
+    def make(**kwargs: Any) -> LosingResampler:
+        made.append(LosingResampler(**kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(pyav_module, "AudioResampler", make)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with open_source(path) as src, pytest.raises(KeyboardInterrupt):
+            for _ in src.blocks(4096):
+                pass
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert made and made[0].lost == []  # nothing was raised inside the resampler

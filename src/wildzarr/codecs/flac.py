@@ -16,6 +16,17 @@ the libFLAC functions ``FLAC__stream_encoder_set_channels`` and
 block; ``process()`` only configures an encoder that is not yet initialised.
 These pyFLAC 3.0 internals are pinned by ``tests/test_codecs.py``.
 
+Interrupts. libFLAC calls back into Python (pyFLAC's cffi callbacks) to write
+and seek; cffi prints and swallows any exception that escapes a callback, and
+libFLAC then fails with ``CLIENT_ERROR``. Our callbacks keep every exception
+(``BaseException``) and :meth:`FlacCodec.encode` re-raises it once libFLAC
+returns. A Ctrl-C, though, raises ``KeyboardInterrupt`` wherever Python next
+checks for signals, most often at the entry of pyFLAC's own callback, before
+ours runs. So while libFLAC runs in the main thread, SIGINT is only noted, and
+delivered to the previous handler (which raises ``KeyboardInterrupt`` by
+default) as soon as libFLAC returns: see
+:class:`wildzarr.interrupts.HeldInterrupt`.
+
 Decoding. FFmpeg's ``flac`` decoder returns packed ``s16`` for depths up to 16
 bits and packed ``s32`` above, with the samples shifted left by
 ``16 - bits`` or ``32 - bits`` (8-bit by 8, 12-bit by 4, 20-bit by 12, 24-bit by
@@ -26,20 +37,22 @@ wrong samples.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, ClassVar
+from typing import IO, Any, ClassVar, cast
 
 import av
 import numpy as np
 import pyflac
 from pyflac._encoder import lib as _libflac
 
-from wildzarr.codecs.base import Codec, FrameDecoder, StreamLayout
+from wildzarr.codecs.base import AudioDigest, Codec, FrameDecoder, StreamLayout
 from wildzarr.errors import ArgumentError, SourceError, StreamError, UnsupportedSourceError
+from wildzarr.interrupts import HeldInterrupt
 from wildzarr.scanner import scan_flac
 
-__all__ = ["FlacCodec", "FlacFrameDecoder", "is_streamable_subset"]
+__all__ = ["FlacCodec", "FlacFrameDecoder", "FlacMd5", "is_streamable_subset"]
 
 #: Sample rates FLAC can hold, in Hz: a 20-bit STREAMINFO field, 0 is not audio (RFC 9639 section 8.2).
 MIN_SAMPLERATE, MAX_SAMPLERATE = 1, 1_048_575
@@ -202,6 +215,10 @@ class FlacCodec(Codec):
             If libFLAC fails to start, encode or finish the stream.
         OSError
             If writing to, seeking or telling ``out`` fails (re-raised after libFLAC returns).
+        KeyboardInterrupt
+            On Ctrl-C (SIGINT) while encoding, raised as soon as libFLAC
+            returns; never turned into a StreamError. Any exception raised in a
+            callback (writing to ``out``) is likewise re-raised as it was.
         """
         self.check(samplerate, channels, bits_per_sample, False)
         sink = _Sink(out)
@@ -224,14 +241,16 @@ class FlacCodec(Codec):
             if block.shape[0] == 0:
                 continue
             try:
-                encoder.process(block)
+                with HeldInterrupt():
+                    encoder.process(block)
             except pyflac.EncoderProcessException as exc:
                 sink.raise_error()
                 _raise_range_error(block, bits_per_sample)
                 raise StreamError(f"libFLAC failed to encode a block: {exc}") from exc
             sink.raise_error()
             written += block.shape[0]
-        finished = encoder.finish()
+        with HeldInterrupt():
+            finished = encoder.finish()
         sink.raise_error()
         if not finished:
             raise StreamError(f"libFLAC failed to finish the stream (state {encoder.state})")
@@ -265,11 +284,60 @@ class FlacCodec(Codec):
 
     def decoder(self, decoder_config: dict[str, Any]) -> FlacFrameDecoder:
         """Return a new :class:`FlacFrameDecoder` for ``{"streaminfo": hex}`` from :meth:`scan`."""
-        try:
-            streaminfo = bytes.fromhex(decoder_config["streaminfo"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StreamError(f"FLAC decoder config needs 'streaminfo' as hex digits: {exc!r}") from exc
-        return FlacFrameDecoder(streaminfo)
+        return FlacFrameDecoder(_streaminfo(decoder_config))
+
+    def audio_digest(self, decoder_config: dict[str, Any]) -> FlacMd5:
+        """The check of decoded samples against the STREAMINFO MD5 (RFC 9639 section 8.2)."""
+        return FlacMd5(_streaminfo(decoder_config))
+
+
+def _channels_and_bits(streaminfo: bytes) -> tuple[int, int]:
+    """Channels and bits per sample from a STREAMINFO body (RFC 9639 section 8.2: 3 and 5 bits, minus one).
+
+    Raises
+    ------
+    StreamError
+        If ``streaminfo`` is not 34 bytes.
+    """
+    if len(streaminfo) != STREAMINFO_SIZE:
+        raise StreamError(f"FLAC STREAMINFO must be {STREAMINFO_SIZE} bytes, not {len(streaminfo)}")
+    fields = int.from_bytes(streaminfo[10:18], "big")
+    return ((fields >> 41) & 0x7) + 1, ((fields >> 36) & 0x1F) + 1
+
+
+def _streaminfo(decoder_config: dict[str, Any]) -> bytes:
+    try:
+        return bytes.fromhex(decoder_config["streaminfo"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StreamError(f"FLAC decoder config needs 'streaminfo' as hex digits: {exc!r}") from exc
+
+
+class FlacMd5(AudioDigest):
+    """The MD5 of a FLAC stream's samples, as STREAMINFO stores it (RFC 9639 section 8.2).
+
+    The MD5 covers the samples interleaved, each a little-endian signed
+    integer of ``ceil(bits_per_sample / 8)`` bytes. An all-zero MD5 means the
+    encoder did not compute one: :meth:`matches` is then None.
+    """
+
+    name = "MD5 (FLAC STREAMINFO)"
+
+    def __init__(self, streaminfo: bytes) -> None:
+        _, bits = _channels_and_bits(streaminfo)
+        self._width = (bits + 7) // 8
+        self._expected = bytes(streaminfo[18:34])
+        self._md5 = hashlib.md5(usedforsecurity=False)
+
+    def update(self, samples: np.ndarray) -> None:
+        """Feed decoded samples of shape ``(n, channels)`` (true values, int16 or int32)."""
+        little = np.ascontiguousarray(samples, dtype="<i4").view(np.uint8).reshape(*samples.shape, 4)
+        self._md5.update(np.ascontiguousarray(little[..., : self._width]).tobytes())
+
+    def matches(self) -> bool | None:
+        """Whether the samples fed so far have the stored MD5; None when the stream stores none."""
+        if not any(self._expected):
+            return None
+        return self._md5.digest() == self._expected
 
 
 _BLOCK_DTYPES = (np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32))
@@ -278,8 +346,10 @@ _BLOCK_DTYPES = (np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32))
 class _Sink:
     """libFLAC's write/seek/tell callbacks on ``out``.
 
-    An exception in a cffi callback would only be printed; it is kept here
-    instead and re-raised by :meth:`raise_error` once libFLAC returns.
+    An exception in a cffi callback would only be printed; every exception
+    raised while writing or seeking (``BaseException``: ``KeyboardInterrupt``
+    and ``SystemExit`` too) is kept here instead, further writes are skipped,
+    and :meth:`raise_error` re-raises it once libFLAC returns.
     """
 
     def __init__(self, out: IO[bytes]) -> None:
@@ -294,17 +364,16 @@ class _Sink:
             n = self.out.write(buffer)
             if n is not None and n != num_bytes:
                 raise OSError(f"short write: {n} of {num_bytes} bytes")
-        except Exception as exc:
+            self.position += num_bytes
+            self.end = max(self.end, self.position)
+        except BaseException as exc:
             self.error = exc
-            return
-        self.position += num_bytes
-        self.end = max(self.end, self.position)
 
     def seek(self, offset: int) -> None:
         try:
             self.out.seek(offset)
             self.position = offset
-        except Exception as exc:
+        except BaseException as exc:
             self.error = self.error or exc
 
     def tell(self) -> int:
@@ -335,6 +404,8 @@ def _start_encoder(
     StreamError
         If libFLAC refuses a setting or fails to initialise (for example
         ``NOT_STREAMABLE`` when ``subset`` is true but the parameters are not).
+        An exception kept by ``sink`` while writing the stream header is
+        re-raised instead.
     """
     encoder = pyflac.StreamEncoder(
         sample_rate=samplerate,
@@ -351,8 +422,10 @@ def _start_encoder(
     if not _libflac.FLAC__stream_encoder_set_bits_per_sample(handle, bits_per_sample):
         raise StreamError(f"libFLAC refused {bits_per_sample} bits per sample")
     try:
-        encoder._init()
+        with HeldInterrupt():
+            encoder._init()
     except pyflac.EncoderInitException as exc:
+        sink.raise_error()
         raise StreamError(
             f"libFLAC could not start a stream ({samplerate} Hz, {channels} channels, "
             f"{bits_per_sample}-bit, blocksize {blocksize}, subset {subset}): {exc}"
@@ -377,11 +450,13 @@ def _header_blocksize(frame: bytes | memoryview) -> int:
     Raises
     ------
     StreamError
-        If the frame is too short, lacks the sync code or uses a reserved block size code.
+        If the frame is too short, lacks the sync code or uses a reserved block
+        size code; the message says what is wrong with the frame, to follow a
+        prefix naming it.
     """
     try:
         if frame[0] != 0xFF or frame[1] & 0xFE != 0xF8:
-            raise StreamError("a FLAC frame must start with the sync code 0xFFF8 or 0xFFF9")
+            raise StreamError("does not start with the FLAC sync code 0xFFF8 or 0xFFF9")
         code = frame[2] >> 4
         if code >= 8:
             return 256 << (code - 8)
@@ -390,14 +465,14 @@ def _header_blocksize(frame: bytes | memoryview) -> int:
         if code == 1:
             return 192
         if code == 0:
-            raise StreamError("FLAC frame header uses the reserved block size code 0")
+            raise StreamError("its FLAC frame header uses the reserved block size code 0")
         # Uncommon block size after the coded number: its first byte's leading ones count its bytes.
         position = 4 + max(1, 8 - (~int(frame[4]) & 0xFF).bit_length())
         if code == 6:
             return frame[position] + 1
         return (frame[position] << 8 | frame[position + 1]) + 1
     except IndexError:
-        raise StreamError(f"a FLAC frame of {len(frame)} bytes is too short for its header") from None
+        raise StreamError(f"is {len(frame)} bytes long, too short for a FLAC frame header") from None
 
 
 class FlacFrameDecoder(FrameDecoder):
@@ -415,11 +490,7 @@ class FlacFrameDecoder(FrameDecoder):
     """
 
     def __init__(self, streaminfo: bytes) -> None:
-        if len(streaminfo) != STREAMINFO_SIZE:
-            raise StreamError(f"FLAC STREAMINFO must be {STREAMINFO_SIZE} bytes, not {len(streaminfo)}")
-        fields = int.from_bytes(streaminfo[10:18], "big")
-        self.channels: int = ((fields >> 41) & 0x7) + 1
-        self.bits_per_sample: int = ((fields >> 36) & 0x1F) + 1
+        self.channels, self.bits_per_sample = _channels_and_bits(streaminfo)
         self.dtype: np.dtype = np.dtype(np.int16 if self.bits_per_sample <= 16 else np.int32)
         self._format = "s16" if self.bits_per_sample <= 16 else "s32"
         self._shift = self.dtype.itemsize * 8 - self.bits_per_sample
@@ -454,11 +525,23 @@ class FlacFrameDecoder(FrameDecoder):
         StreamError
             If a frame's header is unreadable, FFmpeg fails to decode it (bad
             header, CRC-16 mismatch, truncation), or it decodes to another
-            number of samples or another sample format than expected.
+            number of samples or another sample format than expected. Its
+            ``frame`` is the position of the failing frame in ``frames``; the
+            message says what is wrong with that frame, worded to follow a
+            prefix that names it (``"recording 3 stream 0 frame 17 (samples
+            69632-73727): does not decode (...)"``).
         """
-        sizes = [_header_blocksize(data) for data in frames]
+        sizes = []
+        for index, data in enumerate(frames):
+            try:
+                sizes.append(_header_blocksize(data))
+            except StreamError as exc:
+                exc.frame = index
+                raise
         result = np.empty((sum(sizes), self.channels), dtype=self.dtype)
-        decode, packet, expected_format = self._decode, av.Packet, self._format
+        decode, expected_format = self._decode, self._format
+        # PyAV's stub types Packet's input as bytes; any buffer (a memoryview of the stream) works.
+        packet = cast(Callable[[bytes | memoryview], av.Packet], av.Packet)
         channels, dtype, shift = self.channels, self.dtype, self._shift
         position = 0
         for index, (data, n) in enumerate(zip(frames, sizes, strict=True)):
@@ -466,18 +549,17 @@ class FlacFrameDecoder(FrameDecoder):
                 out = decode(packet(data))
             except av.FFmpegError as exc:
                 raise StreamError(
-                    f"FLAC frame {index} of {len(frames)} does not decode (corrupt or truncated, "
-                    f"CRC mismatch, or a frame of another stream): {exc}"
+                    "does not decode (corrupt or truncated, CRC mismatch, or a frame of another stream): "
+                    f"{exc}",
+                    frame=index,
                 ) from exc
             if len(out) != 1 or out[0].samples != n:
                 got = [f.samples for f in out]
-                raise StreamError(
-                    f"FLAC frame {index} of {len(frames)} decoded to {got} samples; its header says {n}"
-                )
+                raise StreamError(f"decodes to {got} samples but its header says {n}", frame=index)
             frame = out[0]
             if frame.format.name != expected_format:
                 raise StreamError(
-                    f"FFmpeg decoded FLAC to {frame.format.name}, expected packed {expected_format}"
+                    f"decodes to {frame.format.name} samples, expected packed {expected_format}", frame=index
                 )
             samples = np.frombuffer(frame.planes[0], dtype=dtype, count=n * channels).reshape(n, channels)
             if shift:

@@ -6,13 +6,17 @@ or a NumPy array and returns a :class:`Source`::
 
     with open_source("bat.wav") as src:
         src.format.samplerate, src.format.bits_per_sample, src.file_meta["guano"]
+        src.source_info().sha256        # name, path, size, digest, container, codec
         for block in src.blocks():      # (n, channels) int16 / int32 / float
             ...
 
 Modules: :mod:`.base` (the contract: :class:`SourceFormat`, :class:`Source`,
 :data:`LOSSY_BITS`), :mod:`.pyav` (files), :mod:`.array` (arrays),
 :mod:`.riff` (the WAV chunk reader: GUANO, bext, iXML, LIST/INFO),
-:mod:`.convert` (sample conversions).
+:mod:`.limits` (size limits of ``file_meta``), :mod:`.names` (file names as
+valid Unicode), :mod:`.digest` (the sha256 of files and arrays),
+:mod:`.interrupts` (Ctrl-C held while native code runs), :mod:`.convert`
+(sample conversions).
 """
 
 from __future__ import annotations
@@ -37,14 +41,17 @@ __all__ = [
 ]
 
 
-def open_source(source: str | os.PathLike[str] | np.ndarray, *, samplerate: int | None = None) -> Source:
+def open_source(
+    source: str | bytes | os.PathLike[str] | os.PathLike[bytes] | np.ndarray, *, samplerate: int | None = None
+) -> Source:
     """Open a file or wrap an array as a :class:`Source`.
 
     Parameters
     ----------
-    source : str, os.PathLike or numpy.ndarray
-        A file path, or samples of shape ``(samples,)`` / ``(samples,
-        channels)`` (see :mod:`wildzarr.sources.array` for the dtype rules).
+    source : str, bytes, os.PathLike or numpy.ndarray
+        A file path (any name the OS allows, see :mod:`wildzarr.sources.names`),
+        or samples of shape ``(samples,)`` / ``(samples, channels)`` (see
+        :mod:`wildzarr.sources.array` for the dtype rules).
     samplerate : int, optional
         Sample rate in Hz; required for arrays. For files it may be given only
         if it equals the file's rate.

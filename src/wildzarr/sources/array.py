@@ -14,8 +14,10 @@ Rules (checked when the source is opened, so errors come before any work):
 - ``samplerate``: an ``int`` (or NumPy integer) from 1 to 2**31 - 1 Hz. Floats
   are refused even when integral, so a rate is never silently truncated.
 
-The array is not copied: do not modify it while its blocks are being read.
-Blocks are C-contiguous copies in native byte order.
+The array is not copied: do not modify it while its blocks are being read or
+hashed. Blocks are C-contiguous copies in native byte order.
+:meth:`ArraySource.source_info` hashes the array as given (its dtype, shape
+and samples, see :mod:`wildzarr.sources.digest`), in place.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from typing import Any
 import numpy as np
 
 from wildzarr.errors import SourceError
+from wildzarr.metadata import SourceInfo
 from wildzarr.sources.base import Source, SourceFormat
 from wildzarr.sources.convert import check_finite, unsigned8_to_signed
+from wildzarr.sources.digest import array_sha256
 
 __all__ = ["ARRAY_NAME", "MAX_CHANNELS", "MAX_SAMPLERATE", "ArraySource", "open_array"]
 
@@ -74,7 +78,9 @@ class ArraySource(Source):
         self.file_meta = {}
         rate = _check_samplerate(samplerate)
         a = _check_array(array)
+        self._given = array
         self._array = a
+        self._info: SourceInfo | None = None
         dtype = a.dtype.name
         self.format = SourceFormat(
             samplerate=rate,
@@ -93,10 +99,21 @@ class ArraySource(Source):
         self._check_open()
         return self._blocks(self._block_samples(block_samples))
 
+    def source_info(self) -> SourceInfo:
+        """Describe the array: ``"<array>"``, no path or size, the digest of dtype, shape, rate and samples.
+
+        See :meth:`Source.source_info`.
+        """
+        if self._info is None:
+            self._check_open()
+            digest = array_sha256(self._given, self.format.samplerate)
+            self._info = self._make_info(path=None, size=None, sha256=digest)
+        return self._info
+
     def close(self) -> None:
-        """Drop the reference to the array."""
+        """Drop the references to the array."""
         super().close()
-        self._array = np.empty((0, self.format.channels))
+        self._array = self._given = np.empty((0, self.format.channels))
 
     def _blocks(self, block_samples: int) -> Iterator[np.ndarray]:
         a = self._array

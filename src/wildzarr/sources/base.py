@@ -32,6 +32,7 @@ from typing import Any, Self
 import numpy as np
 
 from wildzarr.errors import SourceError
+from wildzarr.metadata import SourceInfo
 
 __all__ = ["BLOCK_BYTES", "LOSSY_BITS", "Source", "SourceFormat", "default_block_samples"]
 
@@ -121,15 +122,21 @@ class Source(ABC):
     Attributes
     ----------
     name : str
-        The file name, or ``"<array>"``.
+        The file name as valid Unicode (bytes that are not UTF-8 shown as
+        ``\\xe9``, see :func:`wildzarr.sources.names.display_name`), or
+        ``"<array>"``. Error messages name the file the same way.
     path : pathlib.Path or None
-        The resolved path of a file source; None for arrays.
+        The resolved path of a file source, as the OS names it: for opening the
+        file, not for display (it may hold surrogate escapes of non-UTF-8
+        bytes); None for arrays.
     format : SourceFormat
         Facts about the audio.
     file_meta : dict
         JSON-compatible metadata found in the file (``"tags"``,
         ``"stream_tags"``, and for WAV files ``"chunks"``, ``"guano"``,
-        ``"bext"``, ``"ixml"``, ``"info"`` ...); ``{}`` for arrays.
+        ``"bext"``, ``"ixml"``, ``"info"`` ...), within the size limits of
+        :mod:`wildzarr.sources.limits` (``"truncated"`` lists what was cut);
+        ``{}`` for arrays.
     """
 
     name: str
@@ -166,6 +173,45 @@ class Source(ABC):
             floats, or ends short of ``format.samples``. The message names the
             file.
         """
+
+    @abstractmethod
+    def source_info(self) -> SourceInfo:
+        """Describe where the samples come from: name, path, size, content digest and format.
+
+        The sha256 is computed on the first call (reading the whole file, or
+        the whole array without copying it) and kept for later calls; see
+        :mod:`wildzarr.sources.digest` for the formulas.
+
+        Returns
+        -------
+        wildzarr.metadata.SourceInfo
+            ``bits_per_sample`` is the source's own depth: for lossy sources
+            decoded to floats, 32 (``flt``) or 64 (``dbl``), not the
+            :data:`LOSSY_BITS` they are quantized to.
+
+        Raises
+        ------
+        SourceError
+            When the source was closed before the first call, or the file can
+            no longer be read. The message names the file.
+        """
+
+    def _make_info(self, *, path: str | None, size: int | None, sha256: str) -> SourceInfo:
+        """A SourceInfo of this source's name and format with the given path, size and digest."""
+        fmt = self.format
+        bits = fmt.bits_per_sample
+        if fmt.is_lossy and fmt.sample_format.startswith(("flt", "dbl")):  # decoded to float
+            bits = 64 if fmt.sample_format.startswith("dbl") else 32
+        return SourceInfo(
+            name=self.name,
+            path=path,
+            size=size,
+            sha256=sha256,
+            container=fmt.container,
+            codec=fmt.codec,
+            sample_format=fmt.sample_format,
+            bits_per_sample=bits,
+        )
 
     def close(self) -> None:
         """Release the file (if any). Further ``blocks()`` calls raise."""

@@ -18,6 +18,19 @@ Planar frames go through ``av.AudioResampler`` to the packed format of the same
 type (an exact copy): PyAV 18.1's ``AudioFrame.planes`` walks past the end of
 the plane pointers for 8 or more planar channels (``to_ndarray`` segfaulted on
 8-channel AAC), so planes are only read from packed frames.
+
+``file_meta`` holds PyAV's container and stream tags (``"tags"``,
+``"stream_tags"``; Ogg keeps Vorbis comments on the stream), the list of
+streams, and for WAV files what :mod:`wildzarr.sources.riff` reads, all within
+the limits of :mod:`wildzarr.sources.limits`.
+
+Only errors PyAV and FFmpeg raise on bad input become
+:class:`~wildzarr.errors.SourceError`; every other exception passes through
+unchanged. PyAV 18.1 sometimes drops a ``KeyboardInterrupt`` raised while it
+decodes or resamples, so PyAV runs with Ctrl-C held
+(:class:`~wildzarr.interrupts.HeldInterrupt`): while opening the file,
+decoding its first frame, and producing each block; a Ctrl-C then raises
+``KeyboardInterrupt`` once that step is done.
 """
 
 from __future__ import annotations
@@ -39,8 +52,13 @@ from av.audio.stream import AudioStream
 from av.container import InputContainer
 
 from wildzarr.errors import SourceError, UnsupportedSourceError
+from wildzarr.interrupts import HeldInterrupt
+from wildzarr.metadata import SourceInfo
 from wildzarr.sources.base import LOSSY_BITS, Source, SourceFormat
 from wildzarr.sources.convert import BlockBuilder, check_finite, quantize, unshift, unsigned8_to_signed
+from wildzarr.sources.digest import file_sha256
+from wildzarr.sources.limits import limit_file_meta
+from wildzarr.sources.names import display_name
 from wildzarr.sources.riff import RiffInfo, is_riff_wave, read_riff
 
 __all__ = ["FileSource", "open_file"]
@@ -52,13 +70,17 @@ _PCM_BITS = re.compile(r"pcm_[su](\d+)(?:le|be)?(?:_planar)?")
 _DECODE_ERRORS = (av.error.FFmpegError, UnicodeDecodeError, OverflowError, MemoryError)
 
 
-def open_file(source: str | os.PathLike[str], samplerate: int | None = None) -> FileSource:
+def open_file(
+    source: str | bytes | os.PathLike[str] | os.PathLike[bytes], samplerate: int | None = None
+) -> FileSource:
     """Open an audio (or video) file for import.
 
     Parameters
     ----------
-    source : str or os.PathLike
+    source : str, bytes or os.PathLike
         Path of any file FFmpeg decodes: WAV, FLAC, MP3, Ogg, M4A, MP4, MKV ...
+        Any name the OS allows (non-UTF-8 bytes, control characters); messages
+        and :attr:`~wildzarr.sources.base.Source.name` show it as valid Unicode.
     samplerate : int, optional
         When given, it must equal the file's sample rate (a file states its own).
 
@@ -70,10 +92,11 @@ def open_file(source: str | os.PathLike[str], samplerate: int | None = None) -> 
     Raises
     ------
     SourceError
-        Missing path, a folder or other non-regular file, an empty file, a file
-        FFmpeg cannot read, no audio stream, no audio samples, a ``samplerate``
-        that differs from the file's. :class:`~wildzarr.errors.UnsupportedSourceError`
-        for 64-bit integer samples. Messages name the file.
+        Missing or invalid path (a NUL byte), a folder or other non-regular
+        file, an empty file, a file FFmpeg cannot read, no audio stream, no
+        audio samples, a ``samplerate`` that differs from the file's.
+        :class:`~wildzarr.errors.UnsupportedSourceError` for 64-bit integer
+        samples. Messages name the file.
     """
     return FileSource(source, samplerate)
 
@@ -81,20 +104,26 @@ def open_file(source: str | os.PathLike[str], samplerate: int | None = None) -> 
 class FileSource(Source):
     """A file decoded by PyAV. See :func:`open_file` and :class:`~wildzarr.sources.base.Source`."""
 
-    def __init__(self, source: str | os.PathLike[str], samplerate: int | None = None) -> None:
+    path: Path
+
+    def __init__(
+        self, source: str | bytes | os.PathLike[str] | os.PathLike[bytes], samplerate: int | None = None
+    ) -> None:
         super().__init__()
-        label = os.fsdecode(source)
+        label = display_name(source)
         self._label = label
-        path = Path(label)
+        path = Path(os.fsdecode(source))
         _check_path(path, label)
         self.path = path.resolve()
-        self.name = path.name
+        self.name = display_name(path.name)
+        self._info: SourceInfo | None = None
         self._active: set[InputContainer] = set()
         riff = _read_riff(path, label)
         container, stream = _open_container(path, label)
         try:
             frames = _frames(container, stream, label)
-            first = next(frames, None)
+            with HeldInterrupt():
+                first = next(frames, None)
             if first is None:
                 raise SourceError(f"{label}: holds no audio samples")
             self._stream_index = stream.index
@@ -119,6 +148,21 @@ class FileSource(Source):
         self._check_open()
         return self._blocks(self._block_samples(block_samples))
 
+    def source_info(self) -> SourceInfo:
+        """Describe the file: name, absolute path and size, sha256 of its bytes, container and codec.
+
+        See :meth:`Source.source_info`. The path is :func:`display_name` of
+        :attr:`path`; the size is the number of bytes hashed.
+        """
+        if self._info is None:
+            self._check_open()
+            try:
+                digest, size = file_sha256(self.path)
+            except OSError as e:
+                raise SourceError(f"{self._label}: cannot read the file: {_reason(e)}") from e
+            self._info = self._make_info(path=display_name(self.path), size=size, sha256=digest)
+        return self._info
+
     def close(self) -> None:
         """Close the file (and any decode in progress)."""
         super().close()
@@ -141,12 +185,13 @@ class FileSource(Source):
         try:
             builder = BlockBuilder(block_samples, fmt.channels, fmt.dtype)
             convert = _Converter(fmt, self._label)
-            for frame in frames:
-                self._check_frame(frame, builder.total)
-                for piece in convert(frame):
-                    yield from builder.add(piece)
-            for piece in convert(None):
-                yield from builder.add(piece)
+            ready: list[np.ndarray] = []
+            more = True
+            while more:
+                with HeldInterrupt():  # PyAV runs here; the blocks are yielded outside
+                    more = self._fill(frames, convert, builder, ready)
+                yield from ready
+                ready.clear()
             last = builder.finish()
             if last is not None:
                 yield last
@@ -160,6 +205,25 @@ class FileSource(Source):
         finally:
             container.close()
             self._active.discard(container)
+
+    def _fill(
+        self,
+        frames: Iterator[AudioFrame],
+        convert: _Converter,
+        builder: BlockBuilder,
+        ready: list[np.ndarray],
+    ) -> bool:
+        """Decode frames into ``builder`` until ``ready`` holds a block; False once the stream is done."""
+        while not ready:
+            frame = next(frames, None)
+            if frame is None:
+                for piece in convert(None):
+                    ready.extend(builder.add(piece))
+                return False
+            self._check_frame(frame, builder.total)
+            for piece in convert(frame):
+                ready.extend(builder.add(piece))
+        return True
 
     def _check_frame(self, frame: AudioFrame, at: int) -> None:
         fmt = self.format
@@ -209,7 +273,8 @@ class _Converter:
     def read(self, frame: AudioFrame) -> np.ndarray:
         channels = self.fmt.channels
         count = frame.samples * channels
-        return np.frombuffer(frame.planes[0], dtype=self.dtype, count=count).reshape(frame.samples, channels)
+        plane = memoryview(frame.planes[0])
+        return np.frombuffer(plane, dtype=self.dtype, count=count).reshape(frame.samples, channels)
 
     def convert(self, a: np.ndarray) -> np.ndarray:
         fmt = self.fmt
@@ -229,7 +294,9 @@ def _check_path(path: Path, label: str) -> None:
     except FileNotFoundError:
         raise SourceError(f"{label}: no such file") from None
     except OSError as e:
-        raise SourceError(f"{label}: cannot access the file: {e.strerror or e}") from e
+        raise SourceError(f"{label}: cannot access the file: {_reason(e)}") from e
+    except ValueError as e:  # a NUL byte, or text no OS name can hold
+        raise SourceError(f"{label}: not a valid path ({_reason(e)})") from e
     if stat.S_ISDIR(st.st_mode):
         raise SourceError(f"{label}: is a folder, not an audio file")
     if not stat.S_ISREG(st.st_mode):
@@ -243,30 +310,33 @@ def _read_riff(path: Path, label: str) -> RiffInfo | None:
         with open(path, "rb") as f:
             head = f.read(12)
     except OSError as e:
-        raise SourceError(f"{label}: cannot read the file: {e.strerror or e}") from e
+        raise SourceError(f"{label}: cannot read the file: {_reason(e)}") from e
     return read_riff(path, label) if is_riff_wave(head) else None
 
 
 def _reason(e: BaseException) -> str:
-    if isinstance(e, av.error.FFmpegError) and e.strerror:
-        return str(e.strerror)
-    return str(e) or type(e).__name__
+    """What went wrong, as valid Unicode text."""
+    strerror = getattr(e, "strerror", None)  # OSError and FFmpegError: the message without the file name
+    if strerror:
+        return display_name(str(strerror))
+    return display_name(str(e) or type(e).__name__)
 
 
 def _open_container(path: Path, label: str, index: int | None = None) -> tuple[InputContainer, AudioStream]:
     """Open ``path`` with PyAV and pick its audio stream (``index``, else the best one)."""
     try:
-        container = av.open(str(path), mode="r", metadata_errors="replace")
+        with HeldInterrupt():
+            container = av.open(str(path), mode="r", metadata_errors="replace")
     except _DECODE_ERRORS as e:
         raise SourceError(f"{label}: not a readable audio file ({_reason(e)})") from e
     except OSError as e:
-        raise SourceError(f"{label}: cannot read the file: {e.strerror or e}") from e
+        raise SourceError(f"{label}: cannot read the file: {_reason(e)}") from e
     try:
         if index is None:
             stream = container.streams.best("audio")
         else:
             stream = next((s for s in container.streams.audio if s.index == index), None)
-        if stream is None:
+        if not isinstance(stream, AudioStream):
             found = ", ".join(f"{s.type} {_codec_name(s) or '?'}" for s in container.streams) or "none"
             raise SourceError(f"{label}: no audio stream (streams: {found})")
     except BaseException:
@@ -360,6 +430,7 @@ def _source_format(
 
 
 def _file_meta(container: InputContainer, stream: AudioStream, riff: RiffInfo | None) -> dict[str, Any]:
+    """Tags, streams and RIFF chunks as JSON-compatible data, within the limits of :mod:`.limits`."""
     meta: dict[str, Any] = {
         "tags": {str(k): str(v) for k, v in container.metadata.items()},
         "stream_tags": {str(k): str(v) for k, v in stream.metadata.items()},
@@ -370,4 +441,5 @@ def _file_meta(container: InputContainer, stream: AudioStream, riff: RiffInfo | 
     }
     if riff is not None:
         meta.update(riff.meta)
+    limit_file_meta(meta)
     return meta

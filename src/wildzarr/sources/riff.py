@@ -30,14 +30,23 @@ it. This module walks the chunk list itself and returns, JSON-compatible:
 ``"ixml"``, ``"xmp"``
     the text of the ``iXML`` and ``_PMX`` chunks.
 ``"info"``
-    ``LIST``/``INFO`` entries by four-letter id (``"ICMT"``, ``"ISFT"`` ...).
+    ``LIST``/``INFO`` entries by four-letter id (``"ICMT"``, ``"ISFT"`` ...),
+    at most :data:`~wildzarr.sources.limits.MAX_ENTRIES`.
+``"truncated"``
+    the texts read only in part, as records ``{"field": "info.ICMT", "bytes":
+    <size in the file>}`` (see :mod:`wildzarr.sources.limits`), only when some
+    were.
 ``"riff_warnings"``
-    what looked wrong (truncated chunks, unreadable ids, oversized text), only
-    when something did.
+    what looked wrong (truncated chunks, unreadable ids), only when something
+    did.
 
 Text is decoded as UTF-8 and, when that fails, as latin-1, so every byte
-string gives some text; nothing is otherwise repaired (mojibake stays). Text
-chunks over :data:`TEXT_LIMIT` bytes are listed but not read.
+string gives some text; nothing is otherwise repaired (mojibake stays). Each
+text (the ``guan``, ``iXML`` and ``_PMX`` chunks, every ``LIST``/``INFO``
+entry, the bext CodingHistory) is read up to
+:data:`~wildzarr.sources.limits.MAX_TEXT_BYTES` from the file, whatever its
+size, and cut to that many UTF-8 bytes once decoded; a text cut short is
+recorded under ``"truncated"``.
 
 Chunk layout per the Microsoft/IBM RIFF specification (1991): a 12-byte header
 ``RIFF <size> WAVE``, then chunks of a four-character id, a little-endian
@@ -49,17 +58,18 @@ a result with warnings, never an exception other than
 
 from __future__ import annotations
 
+import codecs
 import os
 import struct
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from wildzarr.errors import SourceError
+from wildzarr.sources.limits import MAX_ENTRIES, MAX_TEXT_BYTES, TRUNCATED, cap_text
+from wildzarr.sources.names import display_name
 
-__all__ = ["MAX_CHUNKS", "TEXT_LIMIT", "RiffInfo", "is_riff_wave", "parse_riff", "read_riff"]
+__all__ = ["MAX_CHUNKS", "RiffInfo", "is_riff_wave", "parse_riff", "read_riff"]
 
-#: Largest text chunk (guan, iXML, _PMX, LIST) that is read, in bytes.
-TEXT_LIMIT = 1 << 20
 #: Most chunks listed; the walk stops after this many.
 MAX_CHUNKS = 4096
 
@@ -122,7 +132,8 @@ def read_riff(path: str | os.PathLike[str], name: str | None = None) -> RiffInfo
     path : str or os.PathLike
         The file.
     name : str, optional
-        Name for error messages (default: ``path``).
+        Name for error messages (default: ``path`` as valid Unicode, see
+        :func:`~wildzarr.sources.names.display_name`).
 
     Returns
     -------
@@ -134,7 +145,7 @@ def read_riff(path: str | os.PathLike[str], name: str | None = None) -> RiffInfo
     SourceError
         When the file cannot be opened or read.
     """
-    label = name if name is not None else os.fspath(path)
+    label = name if name is not None else display_name(path)
     try:
         with open(path, "rb") as f:
             return parse_riff(f)
@@ -146,7 +157,8 @@ def parse_riff(f: IO[bytes]) -> RiffInfo | None:
     """Parse the RIFF chunks of a seekable binary file object.
 
     Reads only chunk headers and the metadata chunks (at most
-    :data:`TEXT_LIMIT` bytes each); the sample data is skipped, never read.
+    :data:`~wildzarr.sources.limits.MAX_TEXT_BYTES` of each text); the sample
+    data is skipped, never read.
 
     Returns
     -------
@@ -169,6 +181,7 @@ class _Walker:
         self.info = info
         self.chunks: list[dict[str, Any]] = []
         self.warnings: list[str] = []
+        self.truncated: list[dict[str, Any]] = []
         self.ds64: dict[str, int] = {}
 
     def read_at(self, offset: int, size: int) -> bytes:
@@ -212,6 +225,8 @@ class _Walker:
         else:
             if pos < self.file_size:
                 self.warnings.append(f"{self.file_size - pos} trailing bytes after the last chunk")
+        if self.truncated:
+            meta[TRUNCATED] = self.truncated
         if self.warnings:
             meta["riff_warnings"] = self.warnings
         return self.info
@@ -259,28 +274,63 @@ class _Walker:
             if len(list_type) == 4 and _valid_id(list_type):
                 entry["list_type"] = list_type.decode("ascii")
             if list_type == b"INFO":
-                data = self.text_body(sid, body, size, available)
-                if data is not None:
-                    meta.setdefault("info", {}).update(_parse_info(data[4:]))
+                self.read_info(body + 4, body + available)
             return
-        key = {"guan": "guano", "bext": "bext", "iXML": "ixml", "_PMX": "xmp"}.get(sid)
+        if sid == "bext":
+            data, cut = self.read_capped(body, available, _BEXT_FIXED + MAX_TEXT_BYTES)
+            fields = parse_bext(data, cut)
+            if "CodingHistory" in fields:
+                history_cut = cut and b"\0" not in data[_BEXT_FIXED:]
+                stored = available - _BEXT_FIXED
+                fields["CodingHistory"] = self.note(
+                    "bext.CodingHistory", fields["CodingHistory"], stored, history_cut
+                )
+            meta["bext"] = fields
+            return
+        key = {"guan": "guano", "iXML": "ixml", "_PMX": "xmp"}.get(sid)
         if key is None:
             return
-        data = self.text_body(sid, body, size, available)
-        if data is None:
-            return
-        if key == "guano":
-            meta["guano"] = parse_guano(data)
-        elif key == "bext":
-            meta["bext"] = parse_bext(data)
-        else:
-            meta[key] = decode_text(data)
+        data, cut = self.read_capped(body, available)
+        text = self.note(key, decode_text(data, cut), available, cut)
+        meta[key] = _guano_fields(text) if key == "guano" else text
 
-    def text_body(self, sid: str, body: int, size: int, available: int) -> bytes | None:
-        if size > TEXT_LIMIT:
-            self.warnings.append(f"chunk {sid!r} of {size} bytes is over {TEXT_LIMIT} bytes; not read")
-            return None
-        return self.read_at(body, available)
+    def read_capped(self, offset: int, size: int, limit: int = MAX_TEXT_BYTES) -> tuple[bytes, bool]:
+        """At most ``limit`` of the ``size`` bytes at ``offset``, and whether that is fewer than ``size``."""
+        return self.read_at(offset, min(size, limit)), size > limit
+
+    def note(self, field: str, text: str, stored: int, cut: bool) -> str:
+        """``text`` cut to MAX_TEXT_BYTES, recording a truncation when it was read in part or is cut here.
+
+        ``cut`` tells that the text was read in part; the record's size is then
+        its size in the file (``stored``), else its UTF-8 size.
+        """
+        capped, size = cap_text(text)
+        if cut or size > MAX_TEXT_BYTES:
+            self.truncated.append({"field": field, "bytes": stored if cut else size})
+        return capped
+
+    def read_info(self, start: int, end: int) -> None:
+        """Read the LIST/INFO entries between file offsets ``start`` and ``end`` into ``meta["info"]``.
+
+        Each value is read up to MAX_TEXT_BYTES; after MAX_ENTRIES entries the
+        rest of the list is recorded as dropped, not read.
+        """
+        info: dict[str, str] = self.info.meta.setdefault("info", {})
+        pos = start
+        while pos + 8 <= end:
+            header = self.read_at(pos, 8)
+            cid = header[:4]
+            if len(header) < 8 or not _valid_id(cid):
+                break
+            if len(info) >= MAX_ENTRIES:
+                self.truncated.append({"field": f"info[{MAX_ENTRIES}:]", "bytes": end - pos, "dropped": True})
+                break
+            (size,) = struct.unpack("<I", header[4:])
+            stored = max(0, min(size, end - pos - 8))
+            data, cut = self.read_capped(pos + 8, stored)
+            key = cid.decode("ascii")
+            info[key] = self.note(f"info.{key}", _zstr(data, cut), stored, cut and b"\0" not in data)
+            pos += 8 + size + (size & 1)
 
     def parse_ds64(self, data: bytes) -> None:
         if len(data) < 24:
@@ -300,18 +350,23 @@ def _valid_id(cid: bytes) -> bool:
     return len(cid) == 4 and all(0x20 <= b <= 0x7E for b in cid)
 
 
-def decode_text(data: bytes) -> str:
-    """Decode chunk text: trailing NUL padding removed, UTF-8, else latin-1."""
+def decode_text(data: bytes, cut: bool = False) -> str:
+    """Decode chunk text: trailing NUL padding removed, UTF-8, else latin-1.
+
+    ``cut`` tells that ``data`` is the start of a longer text: a UTF-8 sequence
+    left incomplete at its end is dropped (instead of making the text latin-1).
+    """
     data = data.rstrip(b"\0")
     try:
-        return data.decode("utf-8")
+        return codecs.getincrementaldecoder("utf-8")().decode(data, final=not cut)
     except UnicodeDecodeError:
         return data.decode("latin-1")
 
 
-def _zstr(data: bytes) -> str:
-    """A NUL-terminated (or NUL-padded) string field."""
-    return decode_text(data.split(b"\0", 1)[0])
+def _zstr(data: bytes, cut: bool = False) -> str:
+    """A NUL-terminated (or NUL-padded) string field; ``cut`` as in :func:`decode_text`."""
+    head, nul, _ = data.partition(b"\0")
+    return decode_text(head, cut and not nul)
 
 
 def _parse_fmt(data: bytes) -> dict[str, Any] | None:
@@ -334,20 +389,6 @@ def _parse_fmt(data: bytes) -> dict[str, Any] | None:
     return fmt
 
 
-def _parse_info(data: bytes) -> dict[str, str]:
-    """Entries of a LIST/INFO body (after the ``INFO`` type): id -> text."""
-    out: dict[str, str] = {}
-    pos = 0
-    while pos + 8 <= len(data):
-        cid = data[pos : pos + 4]
-        (size,) = struct.unpack_from("<I", data, pos + 4)
-        if not _valid_id(cid):
-            break
-        out[cid.decode("ascii")] = _zstr(data[pos + 8 : pos + 8 + size])
-        pos += 8 + size + (size & 1)
-    return out
-
-
 def parse_guano(data: bytes) -> dict[str, str]:
     """Fields of a GUANO ``guan`` chunk, keyed by their GUANO names.
 
@@ -357,8 +398,12 @@ def parse_guano(data: bytes) -> dict[str, str]:
     is stripped; lines without a colon are ignored; a repeated key keeps its
     last value. Non-UTF-8 text is decoded as latin-1.
     """
+    return _guano_fields(decode_text(data))
+
+
+def _guano_fields(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
-    for line in decode_text(data).splitlines():
+    for line in text.splitlines():
         key, sep, value = line.partition(":")
         key = key.strip()
         if sep and key:
@@ -366,7 +411,7 @@ def parse_guano(data: bytes) -> dict[str, str]:
     return out
 
 
-def parse_bext(data: bytes) -> dict[str, Any]:
+def parse_bext(data: bytes, cut: bool = False) -> dict[str, Any]:
     """Fields of a Broadcast Wave ``bext`` chunk (EBU Tech 3285 v2).
 
     Layout: Description (256 bytes), Originator (32), OriginatorReference (32),
@@ -374,7 +419,8 @@ def parse_bext(data: bytes) -> dict[str, Any]:
     TimeReferenceLow/High (2 x uint32: samples since midnight), Version
     (uint16), UMID (64 bytes, v1+), five int16 loudness values in hundredths
     (v2), 180 reserved bytes, then CodingHistory (text). A short chunk yields
-    the fields it holds whole.
+    the fields it holds whole. ``cut`` tells that ``data`` is the start of a
+    longer chunk (see :func:`decode_text`).
     """
     out: dict[str, Any] = {}
     for key, start, length in (
@@ -399,5 +445,5 @@ def parse_bext(data: bytes) -> dict[str, Any]:
             values = struct.unpack_from("<5h", data, 412)
             out.update(zip(_LOUDNESS, values, strict=True))
     if len(data) > _BEXT_FIXED:
-        out["CodingHistory"] = _zstr(data[_BEXT_FIXED:])
+        out["CodingHistory"] = _zstr(data[_BEXT_FIXED:], cut)
     return out
