@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -48,8 +49,20 @@ class CountingStore(WrapperStore[MemoryStore]):
         self, key: str, prototype: BufferPrototype, byte_range: ByteRequest | None = None
     ) -> Buffer | None:
         result = await super().get(key, prototype, byte_range)
+        self._count(key, result)
+        return result
+
+    async def get_partial_values(
+        self, prototype: BufferPrototype, key_ranges: Iterable[tuple[str, ByteRequest | None]]
+    ) -> list[Buffer | None]:
+        key_ranges = list(key_ranges)
+        results = await super().get_partial_values(prototype, key_ranges)
+        for (key, _), result in zip(key_ranges, results, strict=True):
+            self._count(key, result)
+        return results
+
+    def _count(self, key: str, result: Buffer | None) -> None:
         self.requests += 1
         self.keys.append(key)
         if result is not None:
             self.bytes_read += len(result)
-        return result

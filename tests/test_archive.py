@@ -21,6 +21,7 @@ from wildzarr import (
     MetadataError,
     ReadOnlyError,
     RecordingNotFoundError,
+    StorageError,
     WildzarrError,
 )
 
@@ -99,8 +100,8 @@ def test_modes(tmp_path: Path) -> None:
         wildzarr.open(path, mode="r")
     with pytest.raises(ArchiveError):
         wildzarr.open(path, mode="r+")
-    with pytest.raises(ArchiveError):
-        wildzarr.open(path, mode="x")  # type: ignore[arg-type]
+    with pytest.raises(wildzarr.ArgumentError):
+        wildzarr.open(path, mode="x")
     arc = wildzarr.open(path, mode="a")
     arc.add(tone(), samplerate=8000)
     zarr.open_group(path, mode="a").create_group("plain")
@@ -178,17 +179,27 @@ def test_duplicates_are_refused_unless_allowed(tmp_path: Path) -> None:
     assert arc.add(tone(seed=1), samplerate=8000).id == 3
 
 
-def test_a_failed_write_leaves_the_archive_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("failing_put", [1, 3, 5])  # stream document, blob chunk, index chunk
+def test_a_failed_write_leaves_the_archive_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_put: int
+) -> None:
+    from wildzarr.storage.local import LocalBackend
+
     path = tmp_path / "a.zarr"
     arc = wildzarr.open(path)
     arc.add(tone(seed=1), samplerate=8000)
     before = snapshot(path)
+    put = LocalBackend.put
+    calls = []
 
-    def broken(*args: object, **kwargs: object) -> None:
-        raise OSError("disk full")
+    def broken(self: LocalBackend, key: str, data: bytes | memoryview) -> None:
+        calls.append(key)
+        if len(calls) == failing_put:
+            raise StorageError(f"{key}: no space left on the device", key)
+        put(self, key, data)
 
-    monkeypatch.setattr("wildzarr.archive.write_blob", broken)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(LocalBackend, "put", broken)
+    with pytest.raises(StorageError, match="no space left"):
         arc.add(tone(seed=2), samplerate=8000)
     assert snapshot(path) == before
     monkeypatch.undo()
@@ -200,13 +211,10 @@ def test_an_unfinished_import_is_never_listed(tmp_path: Path) -> None:
     arc = wildzarr.open(path)
     arc.add(tone(seed=1), samplerate=8000)
     arc.add(tone(seed=2), samplerate=8000)
-    # what a crash between the first and the last write of an import leaves behind
-    group = zarr.open_group(path, path="2", mode="a")
-    doc = dict(group.attrs["wildzarr"])
-    doc["state"] = "importing"
-    group.attrs["wildzarr"] = doc
+    # what a crash just before the commit of an import leaves behind: everything but its marker
+    (path / "_wildzarr" / "complete" / "2").unlink()
     again = wildzarr.open(path)
-    assert again.ids() == [1]
+    assert again.ids() == [1] and 2 not in again
     with pytest.raises(RecordingNotFoundError):
         again[2]
     assert again.add(tone(seed=3), samplerate=8000).id == 3

@@ -1,4 +1,4 @@
-"""The code base stays ruff clean (config in pyproject.toml)."""
+"""The code base stays ruff and mypy clean (config in pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -18,5 +18,12 @@ def test_ruff_is_clean() -> None:
         pytest.fail("ruff is a test dependency (pip install '.[test]') but was not found")
     result = subprocess.run(
         [ruff, "check", "src", "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_is_clean() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr

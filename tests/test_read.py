@@ -181,7 +181,7 @@ def test_a_local_read_preads_only_its_frames(tmp_path: Path, monkeypatch: pytest
         sizes.append(n)
         return real_pread(fd, n, offset)
 
-    monkeypatch.setattr("wildzarr.blob.os.pread", counting_pread)
+    monkeypatch.setattr("wildzarr.storage.local.os.pread", counting_pread)
     rec.read(200_000, 204_096)
     plan = index.plan(200_000, 204_096)
     assert sum(sizes) == plan.byte_stop - plan.byte_start

@@ -8,16 +8,19 @@
 """
 
 from wildzarr._version import __version__
-from wildzarr.archive import Archive, open
+from wildzarr.archive import Archive, DamagedRecordingWarning, open
 from wildzarr.errors import (
     ArchiveError,
     ArgumentError,
+    DamagedRecordingError,
     DuplicateRecordingError,
     MetadataError,
+    MissingDependencyError,
     RangeError,
     ReadOnlyError,
     RecordingNotFoundError,
     SourceError,
+    StorageError,
     StreamError,
     UnsupportedSourceError,
     WildzarrError,
@@ -30,8 +33,11 @@ __all__ = [
     "Archive",
     "ArchiveError",
     "ArgumentError",
+    "DamagedRecordingError",
+    "DamagedRecordingWarning",
     "DuplicateRecordingError",
     "MetadataError",
+    "MissingDependencyError",
     "RangeError",
     "ReadOnlyError",
     "Recording",
@@ -39,6 +45,7 @@ __all__ = [
     "RecordingNotFoundError",
     "SourceError",
     "SourceInfo",
+    "StorageError",
     "StreamError",
     "UnsupportedSourceError",
     "WildzarrError",

@@ -1,63 +1,87 @@
-"""An archive attached at a Zarr group: numbering, import, removal, listing."""
+"""An archive attached at a Zarr group: opening, numbering, listing, removal.
+
+Imports are done by :mod:`wildzarr.importer`, the records that let many writers
+share an archive by :mod:`wildzarr.ledger`, the bytes moved by
+:mod:`wildzarr.storage`.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import mmap
 import os
-import tempfile
+import warnings
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import zarr
-import zarr.abc.store
+from zarr.abc.store import Store
 
-from wildzarr import stores
-from wildzarr._version import __version__
-from wildzarr.blob import write_blob
-from wildzarr.codecs import Codec, StreamLayout, get_codec
+from wildzarr.codecs import Codec
+from wildzarr.documents import DocumentError, encode_group, parse_group
 from wildzarr.errors import (
     ArchiveError,
     ArgumentError,
-    DuplicateRecordingError,
-    ReadOnlyError,
+    DamagedRecordingError,
     RecordingNotFoundError,
-    SourceError,
-    UnsupportedSourceError,
 )
-from wildzarr.layout import (
-    ATTRS_KEY,
-    BLOB,
-    INDEX,
-    ArchiveAttrs,
-    RecordingAttrs,
-    StreamAttrs,
-    is_recording_name,
-)
-from wildzarr.metadata import FORMAT_VERSION, RecordingInfo, SourceInfo, check_json_dict
-from wildzarr.recording import Recording
-from wildzarr.sources import Source, open_source
+from wildzarr.importer import import_recording, make_codec
+from wildzarr.layout import LEDGER, ZARR_JSON, ArchiveAttrs, LedgerAttrs, recording_key
+from wildzarr.location import Location
+from wildzarr.metadata import FORMAT_VERSION, USER_META_BYTES, check_json_dict
+from wildzarr.recording import Recording, open_recording
+from wildzarr.storage import Backend, join, open_backend
+from wildzarr.upgrade import legacy_ids
 
-__all__ = ["Archive", "open"]
+__all__ = ["MODES", "Archive", "DamagedRecordingWarning", "open"]
+
+#: Modes of :func:`open`.
+MODES = ("r", "r+", "a", "w")
 
 
-def open(target: stores.Target, path: str | None = None, mode: stores.Mode = "a") -> Archive:
+class DamagedRecordingWarning(UserWarning):
+    """Issued once per damaged recording when iterating over an archive skips it."""
+
+
+def _check_path(path: str | None) -> str:
+    """The group path inside the store as a key prefix; ArgumentError for ``..``, empty parts and the like."""
+    if path is None:
+        return ""
+    if not isinstance(path, str):
+        raise ArgumentError(f"path must be a str naming a group, not {type(path).__name__}")
+    parts = path.strip("/").split("/") if path.strip("/") else []
+    for part in parts:
+        if part in ("", ".", "..") or part.startswith("__") or "\x00" in part:
+            raise ArgumentError(
+                f"path {path!r}: group names must not be empty, '.' or '..', nor start with '__' "
+                "(Zarr v3 spec, node names)"
+            )
+    return "/".join(parts)
+
+
+def open(
+    target: str | os.PathLike[str] | Store | zarr.Group,
+    path: str | None = None,
+    mode: str = "a",
+    *,
+    storage_options: dict[str, Any] | None = None,
+) -> Archive:
     """Open (or create) the archive at a Zarr group.
 
     Parameters
     ----------
     target : str, os.PathLike, zarr.abc.store.Store or zarr.Group
-        A local folder (``"recordings.zarr"``), a ``.zip`` file (read-mostly:
-        every attribute rewrite appends to a zip), an fsspec URL
-        (``"memory://x"``, ``"s3://bucket/key"``), a zarr store, or a group.
+        A local folder (``"recordings.zarr"``), a ``.zip`` file (write-once,
+        read-many), an fsspec URL (``"s3://bucket/key"`` with the ``s3`` extra,
+        ``"memory://x"``), a zarr store, or a group.
     path : str, optional
         The group inside ``target`` the archive attaches at (``"sites/A/2024"``).
     mode : {"r", "r+", "a", "w"}
         ``"r"``: read only (every write raises ReadOnlyError); ``"r+"``: read and
         write an existing archive; ``"a"`` (default): like ``"r+"``, created if
         missing; ``"w"``: create, deleting whatever was at the group.
+    storage_options : dict, optional
+        Options of the fsspec filesystem of a URL, e.g. ``{"endpoint_url":
+        "http://127.0.0.1:9000", "key": ..., "secret": ...}`` for S3 (s3fs).
 
     Returns
     -------
@@ -67,10 +91,90 @@ def open(target: stores.Target, path: str | None = None, mode: stores.Mode = "a"
     ------
     ArchiveError
         If the group does not exist (``"r"``, ``"r+"``), holds no archive
-        (``"r"``, ``"r+"``), or was written by a newer format version.
+        (``"r"``, ``"r+"``), names an array or a file, or was written by a newer
+        format version.
+    ArgumentError
+        For an unknown mode or a malformed ``path``.
+    MissingDependencyError
+        If a URL needs an optional extra (``pip install "wildzarr[s3]"``).
+    StorageError
+        If the store fails (permission denied, disk full, network).
+
+    A format-1 archive (written by wildzarr 0.1) opens read-only; ``wildzarr
+    upgrade ARCHIVE`` converts it to format 2 in place.
     """
-    group = stores.open_group(target, path, mode)
-    return Archive(group, mode=mode, owns_store=not isinstance(target, (zarr.abc.store.Store, zarr.Group)))
+    if mode not in MODES:
+        raise ArgumentError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    sub = _check_path(path)
+    backend, base = open_backend(target, mode=mode, storage_options=storage_options)
+    prefix = join(base, sub)
+    owns = not isinstance(target, (Store, zarr.Group))
+    try:
+        location = _attach(backend, prefix, mode)
+    except BaseException:
+        if owns:
+            backend.close()
+        raise
+    return Archive(location, owns_backend=owns)
+
+
+def _attach(backend: Backend, prefix: str, mode: str) -> Location:
+    """Check (and in modes "a" and "w" create) the archive document at ``prefix``; return the location."""
+    where = backend.describe(prefix)
+    key = join(prefix, ZARR_JSON)
+    if mode == "w" and backend.list_dir(prefix):
+        backend.delete_prefix(prefix)
+    while True:
+        current = backend.get_versioned(key)
+        if current is None:
+            if mode in ("r", "r+"):
+                raise ArchiveError(f"{where}: no archive here (no group document {ZARR_JSON})")
+            _create_parents(backend, prefix)
+            backend.create(key, encode_group(ArchiveAttrs().model_dump(exclude_none=True)))
+            continue  # read back what this or another process created
+        try:
+            fields, attributes = parse_group(current.data, require_checksum=False)
+        except DocumentError as exc:
+            if b'"node_type":"array"' in current.data.replace(b" ", b"").replace(b"\n", b""):
+                raise ArchiveError(f"{where}: names a Zarr array, not a group") from None
+            raise ArchiveError(f"{where}: the group document is unreadable: {exc}") from None
+        if fields is None:
+            if mode in ("r", "r+"):
+                raise ArchiveError(f"{where}: this group holds no wildzarr archive")
+            data = encode_group(ArchiveAttrs().model_dump(exclude_none=True), attributes)
+            backend.replace(key, data, current.version)
+            continue
+        break
+    try:
+        attrs = ArchiveAttrs.model_validate(fields)
+    except ValueError as exc:
+        raise ArchiveError(f"{where}: attribute 'wildzarr' does not describe an archive ({exc})") from None
+    if attrs.format > FORMAT_VERSION:
+        raise ArchiveError(
+            f"{where}: archive format {attrs.format} is newer than this wildzarr reads ({FORMAT_VERSION}); "
+            "upgrade wildzarr"
+        )
+    writable = mode != "r" and not backend.read_only
+    if attrs.format < FORMAT_VERSION:
+        return Location(
+            backend,
+            prefix,
+            writable=False,
+            format=attrs.format,
+            why_read_only=f"it is a format-{attrs.format} archive: run `wildzarr upgrade` to write to it",
+        )
+    if writable:
+        backend.create(join(prefix, LEDGER, ZARR_JSON), encode_group(LedgerAttrs().model_dump()))
+    return Location(backend, prefix, writable=writable)
+
+
+def _create_parents(backend: Backend, prefix: str) -> None:
+    """Give every group above ``prefix`` a group document, so that plain zarr finds the archive."""
+    parts = prefix.split("/") if prefix else []
+    for depth in range(len(parts)):
+        key = join(*parts[:depth], ZARR_JSON)
+        if backend.get(key) is None:
+            backend.create(key, b'{"zarr_format":3,"node_type":"group","attributes":{}}')
 
 
 class Archive:
@@ -78,54 +182,51 @@ class Archive:
 
     Ids are never reused, also not after :meth:`remove`. Only complete
     recordings are listed; groups of other kinds beside them are ignored.
-    Use :func:`wildzarr.open` to get one.
+    Any number of processes and threads may add, remove and update recordings
+    of one archive at the same time (on a local folder or S3; within one
+    process on other stores): see docs/format.md, "Many writers". Every call
+    sees the archive as it is in the store now, including other writers'
+    changes. Use :func:`wildzarr.open` to get one.
     """
 
-    def __init__(self, group: zarr.Group, mode: stores.Mode = "a", *, owns_store: bool = False) -> None:
-        self._group = group
-        self._owns_store = owns_store
-        self._writable = mode != "r" and not group.store.read_only
-        self._recordings: dict[int, Recording] = {}
-        self._sha256: dict[str, int] | None = None
-        raw = group.attrs.get(ATTRS_KEY)
-        if raw is None:
-            if not self._writable or mode == "r+":
-                raise ArchiveError(f"{self._where()}: this group holds no wildzarr archive")
-            raw = ArchiveAttrs().model_dump()
-            group.attrs[ATTRS_KEY] = raw
-        if not isinstance(raw, dict) or raw.get("kind") != "archive":
-            raise ArchiveError(f"{self._where()}: attribute {ATTRS_KEY!r} does not describe an archive")
-        if int(raw.get("format", 0)) > FORMAT_VERSION:
-            raise ArchiveError(
-                f"{self._where()}: archive format {raw['format']} is newer than this wildzarr "
-                f"reads ({FORMAT_VERSION}); upgrade wildzarr"
-            )
+    def __init__(self, location: Location, *, owns_backend: bool = False) -> None:
+        self._location = location
+        self._owns_backend = owns_backend
+        self._warned: set[int] = set()
 
     # -- description ----------------------------------------------------------------
 
-    def _where(self) -> str:
-        return f"archive at group {self._group.path or '/'!r} of {self._group.store}"
-
     def __repr__(self) -> str:
-        return f"<wildzarr.Archive at {self._group.path or '/'!r} of {self._group.store}>"
+        return f"<wildzarr.Archive {self._location.where()}>"
+
+    @property
+    def backend(self) -> Backend:
+        """The storage backend (the store's root)."""
+        return self._location.backend
 
     @property
     def group(self) -> zarr.Group:
-        """The Zarr group the archive is attached at."""
-        return self._group
+        """The archive's Zarr group, opened read-only with plain zarr (for browsing; not needed otherwise)."""
+        store = self._location.backend.zarr_store()
+        return zarr.open_group(store, path=self._location.prefix, mode="r", zarr_format=3)
 
     @property
     def read_only(self) -> bool:
-        """True when opened with mode ``"r"`` (or on a read-only store)."""
-        return not self._writable
+        """True when writes are refused: mode ``"r"``, a read-only store, or a format-1 archive."""
+        return not self._location.writable
+
+    @property
+    def format(self) -> int:
+        """The archive's format version (docs/format.md)."""
+        return self._location.format
 
     def close(self) -> None:
-        """Close the store if :func:`open` opened it from a path or URL (a zip file is written out then).
+        """Release the store if :func:`open` opened it from a path or URL (a zip file is written out then).
 
         A store or group the caller passed in stays open: it is the caller's to close.
         """
-        if self._owns_store:
-            self._group.store.close()
+        if self._owns_backend:
+            self._location.backend.close()
 
     def __enter__(self) -> Archive:
         return self
@@ -135,78 +236,73 @@ class Archive:
 
     # -- listing -------------------------------------------------------------------------
 
-    def _complete(self) -> dict[int, RecordingAttrs]:
-        """Attributes of every complete recording, by id (one metadata read per child, concurrent)."""
-        found: dict[int, RecordingAttrs] = {}
-        for name, node in self._group.members():
-            if not (is_recording_name(name) and isinstance(node, zarr.Group)):
-                continue
-            attrs = _recording_attrs(node)
-            if attrs is not None and attrs.state == "complete":
-                found[int(name)] = attrs
-        return dict(sorted(found.items()))
-
     def ids(self) -> list[int]:
-        """Ids of the complete recordings, ascending."""
-        return list(self._complete())
+        """Ids of the complete recordings, ascending.
+
+        Reads no recording document: one listing of the commit markers (one
+        request per 1,000 recordings on S3).
+        """
+        location = self._location
+        if location.format < 2:
+            return legacy_ids(location.backend, location.prefix)
+        return location.ledger.complete_ids()
 
     def __len__(self) -> int:
-        return len(self._complete())
-
-    def __iter__(self) -> Iterator[Recording]:
-        """The complete recordings in id order."""
-        for rid in self.ids():
-            yield self[rid]
+        return len(self.ids())
 
     def __contains__(self, rid: object) -> bool:
-        try:
-            self[rid]  # type: ignore[index]
-        except RecordingNotFoundError:
+        """Whether ``rid`` is the id of a complete recording (one existence check, no document read)."""
+        if isinstance(rid, bool) or not isinstance(rid, (int, np.integer)) or int(rid) < 1:
             return False
-        return True
+        if self._location.format < 2:
+            return int(rid) in self.ids()
+        return self._location.ledger.is_complete(int(rid))
+
+    def __iter__(self) -> Iterator[Recording]:
+        """The complete recordings in id order.
+
+        A damaged recording is skipped with a :class:`DamagedRecordingWarning`
+        naming it (once per Archive object); one removed meanwhile is skipped.
+        """
+        for rid in self.ids():
+            try:
+                yield self[rid]
+            except RecordingNotFoundError:
+                continue
+            except DamagedRecordingError as exc:
+                if rid not in self._warned:
+                    self._warned.add(rid)
+                    warnings.warn(str(exc), DamagedRecordingWarning, stacklevel=2)
 
     def __getitem__(self, rid: int) -> Recording:
-        """The recording with id ``rid``.
+        """The recording with id ``rid`` (reads its document).
 
         Raises
         ------
         RecordingNotFoundError
             (a KeyError) if no complete recording has that id.
+        DamagedRecordingError
+            If its document is unreadable, fails its checksum or contradicts
+            itself or its group name.
         """
-        if isinstance(rid, bool) or not isinstance(rid, (int, np.integer)):
-            raise RecordingNotFoundError(rid, self._where())
+        if isinstance(rid, bool) or not isinstance(rid, (int, np.integer)) or int(rid) < 1:
+            raise RecordingNotFoundError(rid, self._location.where())
         rid = int(rid)
-        cached = self._recordings.get(rid)
-        if cached is not None:
-            return cached
-        try:
-            node = self._group[str(rid)]
-        except KeyError:
-            raise RecordingNotFoundError(rid, self._where()) from None
-        attrs = _recording_attrs(node) if isinstance(node, zarr.Group) else None
-        if attrs is None or attrs.state != "complete":
-            raise RecordingNotFoundError(rid, self._where())
-        assert isinstance(node, zarr.Group)
-        recording = Recording(node, attrs, writable=self._writable)
-        self._recordings[rid] = recording
-        return recording
+        if self._location.format >= 2 and not self._location.ledger.is_complete(rid):
+            raise RecordingNotFoundError(rid, self._location.where())
+        return open_recording(self._location, rid)
 
     def find(self, sha256: str) -> int | None:
-        """Id of the recording whose source had this sha256 (hex), or None."""
-        return self._sha_index().get(sha256.lower())
+        """Id of the recording whose source had this sha256 (hex), or None (one read).
 
-    def _sha_index(self) -> dict[str, int]:
-        if self._sha256 is None:
-            self._sha256 = {
-                a.info.source.sha256: rid for rid, a in self._complete().items() if a.info is not None
-            }
-        return self._sha256
+        The id of an import of that content still in progress is returned too.
+        """
+        if self._location.format < 2:
+            wanted = sha256.lower()
+            return next((rec.id for rec in self if rec.info.source.sha256 == wanted), None)
+        return self._location.ledger.find(sha256.lower())
 
     # -- writing --------------------------------------------------------------------------
-
-    def _check_writable(self, action: str) -> None:
-        if not self._writable:
-            raise ReadOnlyError(f"{self._where()}: cannot {action}, the archive is open read-only")
 
     def add(
         self,
@@ -220,16 +316,21 @@ class Archive:
     ) -> Recording:
         """Import a recording and return it.
 
+        Safe to call from many threads and processes at once: every call gets
+        its own id, which holds exactly its own audio and metadata.
+
         Parameters
         ----------
         source : path or numpy.ndarray
             A file PyAV decodes (wav, flac, mp3, ogg vorbis/opus, m4a/aac, the
             audio stream of mp4/mkv...) or an integer array of shape
             ``(samples, channels)`` or ``(samples,)`` (then give ``samplerate``).
+            An array is neither copied nor changed; do not change it during the call.
         codec : str, dict or Codec
             ``"flac"`` (default), a codec config or instance.
         user_meta : dict, optional
-            JSON-compatible metadata stored with the recording.
+            JSON-compatible metadata stored with the recording: at most
+            512 KiB as JSON, nested at most 32 deep.
         samplerate : int, optional
             Sample rate in Hz of an array source (required for arrays).
         allow_duplicates : bool
@@ -248,197 +349,60 @@ class Archive:
         UnsupportedSourceError
             The codec cannot store this audio (FLAC: floating-point PCM, > 8 channels).
         DuplicateRecordingError
-            The same content is already archived (its id is in the message and
-            in ``existing_id``).
+            The same content is already archived, or being imported by another
+            writer right now (its id is in the message and in ``existing_id``).
         MetadataError
-            ``user_meta`` is not JSON-compatible.
+            ``user_meta`` is not JSON-compatible, too large or too deep.
         ReadOnlyError
-            The archive is open read-only.
+            The archive is read-only.
+        StorageError
+            The store failed (disk full, permission denied, network).
+        KeyboardInterrupt
+            Propagated at once; the archive is left as it was.
 
         On any error the archive is left exactly as it was.
         """
-        self._check_writable("add a recording")
-        user_meta = check_json_dict({} if user_meta is None else user_meta, "user metadata")
-        codec_obj = _make_codec(codec, codec_params)
-        with open_source(source, samplerate=samplerate) as src:
-            fmt = src.format
-            try:
-                codec_obj.check(fmt.samplerate, fmt.channels, fmt.bits_per_sample, fmt.is_float)
-            except UnsupportedSourceError as exc:
-                raise UnsupportedSourceError(f"{src.name}: {exc}") from None
-            source_info = _source_info(src, source, samplerate)
-            existing = self.find(source_info.sha256)
-            if existing is not None and not allow_duplicates:
-                raise DuplicateRecordingError(
-                    f"{src.name}: the same content is already recording {existing} "
-                    "(pass allow_duplicates=True to import it again)",
-                    existing,
-                )
-            with tempfile.TemporaryFile(prefix="wildzarr-") as spool:
-                samples = codec_obj.encode(
-                    src.blocks(),
-                    spool,
-                    samplerate=fmt.samplerate,
-                    channels=fmt.channels,
-                    bits_per_sample=fmt.bits_per_sample,
-                )
-                if samples == 0:
-                    raise SourceError(f"{src.name}: holds no samples")
-                spool.flush()
-                with mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                    stream = memoryview(mapped)
-                    try:
-                        layout = codec_obj.scan(stream)
-                        if layout.samples != samples:
-                            raise SourceError(
-                                f"{src.name}: the encoder wrote {samples} samples "
-                                f"but the stream holds {layout.samples}"
-                            )
-                        recording = self._store(src, codec_obj, layout, stream, source_info, user_meta)
-                    finally:
-                        stream.release()
-        if self._sha256 is not None:
-            self._sha256.setdefault(source_info.sha256, recording.id)
-        return recording
-
-    def _allocate_id(self) -> tuple[int, dict[str, Any]]:
-        """Reserve the next id; returns it and the archive attributes before the change."""
-        # read the attributes afresh: another Archive object may have handed out ids since we opened
-        self._group = zarr.open_group(self._group.store, path=self._group.path, mode="r+")
-        before = ArchiveAttrs.model_validate(self._group.attrs[ATTRS_KEY]).model_dump()
-        attrs = ArchiveAttrs.model_validate(before)
-        taken = set(self._group.keys())
-        rid = attrs.next_id
-        while str(rid) in taken:  # a node of that name exists (the user's own, or a crashed import's)
-            rid += 1
-        self._group.attrs[ATTRS_KEY] = attrs.model_copy(update={"next_id": rid + 1}).model_dump()
-        return rid, before
-
-    def _store(
-        self,
-        src: Source,
-        codec: Codec,
-        layout: StreamLayout,
-        stream: memoryview,
-        source_info: SourceInfo,
-        user_meta: dict[str, Any],
-    ) -> Recording:
-        """Write a scanned stream as a new recording; the archive is unchanged if this fails."""
-        fmt = src.format
-        rid, archive_attrs_before = self._allocate_id()
-        try:
-            attrs = RecordingAttrs(state="importing", streams=1)
-            group = self._group.create_group(str(rid), attributes={ATTRS_KEY: attrs.model_dump(mode="json")})
-            stream_attrs = StreamAttrs(
-                codec=codec.get_config(),
-                decoder_config=layout.decoder_config,
-                first_channel=0,
-                channels=fmt.channels,
-                samples=layout.samples,
-            )
-            stream_group = group.create_group("0", attributes={ATTRS_KEY: stream_attrs.model_dump()})
-            payload = stream[: layout.end]
-            try:
-                write_blob(stream_group, BLOB, payload)
-            finally:
-                payload.release()  # no view of the mmap may outlive it, not even in a traceback
-            table = np.stack([layout.offsets, layout.first_samples], axis=1).astype(np.int64)
-            index = stream_group.create_array(INDEX, shape=table.shape, chunks=table.shape, dtype="int64")
-            index[...] = table
-            info = RecordingInfo(
-                id=rid,
-                samplerate=fmt.samplerate,
-                channels=fmt.channels,
-                samples=layout.samples,
-                duration=layout.samples / fmt.samplerate,
-                bits_per_sample=fmt.bits_per_sample,
-                codec=codec.get_config(),
-                stored_bytes=layout.end,
-                source=source_info,
-                imported_at=datetime.now(UTC),
-                wildzarr_version=__version__,
-            )
-            complete = attrs.model_copy(
-                update={"state": "complete", "info": info, "file_meta": src.file_meta, "user_meta": user_meta}
-            )
-            group.attrs[ATTRS_KEY] = complete.model_dump(mode="json")  # the commit point
-        except BaseException:
-            self._undo(rid, archive_attrs_before)
-            raise
-        return self[rid]
-
-    def _undo(self, rid: int, archive_attrs_before: dict[str, Any]) -> None:
-        """Remove a half-written recording and give its id back."""
-        if str(rid) in self._group:
-            del self._group[str(rid)]
-        current = self._group.attrs.get(ATTRS_KEY)
-        if isinstance(current, dict) and current.get("next_id") == rid + 1:
-            self._group.attrs[ATTRS_KEY] = archive_attrs_before
+        location = self._location
+        location.check_writable("add a recording")
+        meta = check_json_dict(
+            {} if user_meta is None else user_meta, "user metadata", max_bytes=USER_META_BYTES
+        )
+        codec_obj = make_codec(codec, codec_params)
+        rid = import_recording(
+            location,
+            source,
+            codec=codec_obj,
+            user_meta=meta,
+            samplerate=samplerate,
+            allow_duplicates=allow_duplicates,
+        )
+        return open_recording(location, rid)
 
     def remove(self, rid: int) -> None:
         """Delete recording ``rid``; its id is never handed out again.
 
+        Removes the group named ``rid`` and nothing else. The recording stops
+        being listed at the first step (its commit marker is deleted); a
+        removal interrupted after that leaves files that ``wildzarr repair``
+        deletes.
+
         Raises
         ------
         RecordingNotFoundError
-            If no complete recording has that id.
+            If no complete recording has that id (also when another writer
+            removed it first).
         ReadOnlyError
-            If the archive is open read-only.
+            If the archive is read-only.
         """
-        self._check_writable(f"remove recording {rid}")
-        recording = self[rid]
-        self._recordings.pop(recording.id, None)
-        if self._sha256 is not None:
-            self._sha256.pop(recording.info.source.sha256, None)
-        del self._group[str(recording.id)]
-
-
-def _recording_attrs(group: zarr.Group) -> RecordingAttrs | None:
-    raw = group.attrs.get(ATTRS_KEY)
-    if not isinstance(raw, dict) or raw.get("kind") != "recording":
-        return None
-    try:
-        return RecordingAttrs.model_validate(raw)
-    except ValueError:
-        return None
-
-
-def _make_codec(codec: str | dict[str, Any] | Codec, params: dict[str, Any]) -> Codec:
-    if isinstance(codec, Codec):
-        if params:
-            raise ArgumentError("give codec parameters either in the Codec object or as keywords, not both")
-        return codec
-    try:
-        return get_codec(codec, **params)
-    except (TypeError, ValueError) as exc:
-        raise ArgumentError(f"codec {codec!r}: {exc}") from None
-
-
-def _source_info(src: Source, source: object, samplerate: int | None) -> SourceInfo:
-    """Describe the source; its sha256 is of the file, or of an array's dtype, shape, rate and bytes."""
-    fmt = src.format
-    if src.path is not None:
-        with src.path.open("rb") as f:
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
-        size: int | None = src.path.stat().st_size
-        path: str | None = str(src.path)
-    else:
-        array = np.ascontiguousarray(source)
-        hasher = hashlib.sha256(f"{array.dtype.str}|{array.shape}|{samplerate}|".encode())
-        hasher.update(array.tobytes())
-        digest = hasher.hexdigest()
-        size = None
-        path = None
-    bits = fmt.bits_per_sample
-    if fmt.is_lossy and fmt.sample_format.startswith(("flt", "dbl")):  # decoded to float, stored at 24 bits
-        bits = 64 if fmt.sample_format.startswith("dbl") else 32
-    return SourceInfo(
-        name=src.name,
-        path=path,
-        size=size,
-        sha256=digest,
-        container=fmt.container,
-        codec=fmt.codec,
-        sample_format=fmt.sample_format,
-        bits_per_sample=bits,
-    )
+        location = self._location
+        location.check_writable(f"remove recording {rid}")
+        if isinstance(rid, bool) or not isinstance(rid, (int, np.integer)) or int(rid) < 1:
+            raise RecordingNotFoundError(rid, location.where())
+        rid = int(rid)
+        marker = location.ledger.uncommit(rid)
+        if marker is None:
+            raise RecordingNotFoundError(rid, location.where())
+        sha256 = marker.get("sha256")
+        if isinstance(sha256, str):
+            location.ledger.release_content(sha256, rid)
+        location.backend.delete_prefix(recording_key(location.prefix, rid))

@@ -2,10 +2,20 @@
 
 ::
 
-    wildzarr import ARCHIVE SOURCE... [--path GROUP] [--codec flac] [--meta KEY=VALUE]...
-    wildzarr ls     ARCHIVE [--path GROUP] [--json]
-    wildzarr info   ARCHIVE ID [--path GROUP] [--json]
-    wildzarr read   ARCHIVE ID [--path GROUP] [--start N] [--stop N] -o OUT
+    wildzarr import  ARCHIVE SOURCE... [--codec flac] [--meta KEY=VALUE]...
+                     [--compression-level N] [--blocksize N] [--allow-duplicates]
+    wildzarr ls      ARCHIVE [--json]
+    wildzarr info    ARCHIVE ID [--json]
+    wildzarr read    ARCHIVE ID [--start N] [--stop N] -o OUT
+    wildzarr rm      ARCHIVE ID...
+    wildzarr verify  ARCHIVE [ID...] [--json]
+    wildzarr repair  ARCHIVE
+    wildzarr upgrade ARCHIVE
+
+Every command takes ``--path GROUP`` (the group inside ARCHIVE) and
+``--storage-option KEY=VALUE`` (fsspec options of a URL, e.g. S3's
+``endpoint_url``). Exit status: 0 on success, 1 when something failed (a file
+not imported, damage found, a bad argument), 130 after Ctrl-C.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,10 +32,14 @@ from typing import Any
 from tqdm import tqdm
 
 import wildzarr
+from wildzarr.codecs import codec_ids
 from wildzarr.errors import DuplicateRecordingError, WildzarrError
 from wildzarr.export import SUFFIXES, write_samples
+from wildzarr.repair import repair
+from wildzarr.upgrade import upgrade
+from wildzarr.verify import verify
 
-__all__ = ["AUDIO_SUFFIXES", "main"]
+__all__ = ["AUDIO_SUFFIXES", "main", "show"]
 
 #: File endings a folder search picks up (files named on the command line are always tried).
 AUDIO_SUFFIXES = frozenset(
@@ -33,20 +48,43 @@ AUDIO_SUFFIXES = frozenset(
         *(".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".mp4", ".m4v", ".mov", ".mkv", ".mka", ".webm"),
     }
 )
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
 
 
-def _parse_meta(items: Sequence[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; a VALUE that parses as JSON is stored as that value, else as a string."""
-    meta: dict[str, Any] = {}
+def show(text: object) -> str:
+    """``text`` safe for one terminal line: undecodable bytes as ``\\xNN``, control characters escaped."""
+    value = str(text)
+    value = os.fsencode(value).decode("utf-8", "backslashreplace") if _has_surrogates(value) else value
+    return "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in value
+    )
+
+
+def _has_surrogates(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _pairs(items: Sequence[str], option: str) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; a VALUE that parses as JSON is that value, else a string."""
+    result: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"wildzarr: --meta takes KEY=VALUE, not {item!r}")
+            raise _UsageError(f"{option} takes KEY=VALUE, not {item!r}")
         try:
-            meta[key] = json.loads(value)
+            result[key] = json.loads(value)
         except json.JSONDecodeError:
-            meta[key] = value
-    return meta
+            result[key] = value
+    return result
+
+
+class _UsageError(Exception):
+    """A command-line argument that argparse could not check itself."""
 
 
 def _expand(sources: Sequence[str]) -> Iterator[Path]:
@@ -61,35 +99,49 @@ def _expand(sources: Sequence[str]) -> Iterator[Path]:
             yield path
 
 
+def _open(args: argparse.Namespace, mode: str) -> wildzarr.Archive:
+    options = _pairs(args.storage_option, "--storage-option") or None
+    return wildzarr.open(args.archive, path=args.path, mode=mode, storage_options=options)
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
-    meta = _parse_meta(args.meta)
+    meta = _pairs(args.meta, "--meta")
     files = list(_expand(args.sources))
     codec_params = {
-        k: v for k, v in (("compression_level", args.compression_level), ("blocksize", args.blocksize)) if v
+        k: v
+        for k, v in (("compression_level", args.compression_level), ("blocksize", args.blocksize))
+        if v is not None
     }
-    failed = 0
-    with wildzarr.open(args.archive, path=args.path, mode="a") as archive:
-        bar = tqdm(files, unit="file", desc="import", disable=None, file=sys.stderr)
-        for path in bar:
-            try:
-                rec = archive.add(
-                    path,
-                    codec=args.codec,
-                    user_meta=meta,
-                    allow_duplicates=args.allow_duplicates,
-                    **codec_params,
-                )
-            except DuplicateRecordingError as exc:
-                tqdm.write(f"skipped {path}: already recording {exc.existing_id}")
-            except WildzarrError as exc:
-                failed += 1
-                tqdm.write(f"failed  {exc}")  # every wildzarr error names the file
-            else:
-                info = rec.info
-                tqdm.write(
-                    f"{rec.id:>7} {path} ({info.duration:.3f} s, {info.samplerate} Hz, {info.channels} ch, "
-                    f"{info.bits_per_sample}-bit)"
-                )
+    imported = skipped = failed = 0
+    try:
+        with _open(args, "a") as archive:
+            bar = tqdm(files, unit="file", desc="import", disable=None, file=sys.stderr)
+            for path in bar:
+                try:
+                    rec = archive.add(
+                        path,
+                        codec=args.codec,
+                        user_meta=meta,
+                        allow_duplicates=args.allow_duplicates,
+                        **codec_params,
+                    )
+                except DuplicateRecordingError as exc:
+                    skipped += 1
+                    tqdm.write(f"skipped {show(path)}: already recording {exc.existing_id}")
+                except WildzarrError as exc:
+                    failed += 1
+                    tqdm.write(f"failed  {show(exc)}", file=sys.stderr)
+                else:
+                    imported += 1
+                    info = rec.info
+                    tqdm.write(
+                        f"{rec.id:>7} {show(path)} ({info.duration:.3f} s, {info.samplerate} Hz, "
+                        f"{info.channels} ch, {info.bits_per_sample}-bit)"
+                    )
+    except KeyboardInterrupt:
+        print(f"interrupted: imported {imported}, skipped {skipped}, failed {failed}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"imported {imported}, skipped {skipped}, failed {failed}")
     return 1 if failed else 0
 
 
@@ -109,8 +161,11 @@ def _summary(rec: wildzarr.Recording) -> dict[str, Any]:
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
-    with wildzarr.open(args.archive, path=args.path, mode="r") as archive:
+    with _open(args, "r") as archive, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", wildzarr.DamagedRecordingWarning)
         rows = [_summary(rec) for rec in archive]
+    for warning in caught:
+        print(f"wildzarr: warning: {show(warning.message)}", file=sys.stderr)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -118,13 +173,13 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     for r in rows:
         print(
             f"{r['id']:>7}  {r['duration']:>11.3f}  {r['samplerate']:>8}  {r['channels']:>2}  "
-            f"{r['bits_per_sample']:>4}  {r['stored_bytes']:>11}  {r['name']}"
+            f"{r['bits_per_sample']:>4}  {r['stored_bytes']:>11}  {show(r['name'])}"
         )
     return 0
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    with wildzarr.open(args.archive, path=args.path, mode="r") as archive:
+    with _open(args, "r") as archive:
         rec = archive[args.id]
         doc = {
             "info": rec.info.model_dump(mode="json"),
@@ -137,7 +192,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     for key, value in doc["info"].items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items())
-        print(f"{key:>17}: {value}")
+        print(f"{key:>17}: {show(value)}")
     for section in ("file_meta", "user_meta"):
         print(f"{section}:")
         print("  " + json.dumps(doc[section], indent=2, ensure_ascii=False).replace("\n", "\n  "))
@@ -145,11 +200,54 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_read(args: argparse.Namespace) -> int:
-    with wildzarr.open(args.archive, path=args.path, mode="r") as archive:
+    with _open(args, "r") as archive:
         rec = archive[args.id]
         samples = rec.read(args.start, args.stop)
         write_samples(args.output, samples, rec.samplerate, rec.info.bits_per_sample)
-    print(f"wrote {len(samples)} samples x {samples.shape[1]} ch of recording {rec.id} to {args.output}")
+    print(
+        f"wrote {len(samples)} samples x {samples.shape[1]} ch of recording {rec.id} to {show(args.output)}"
+    )
+    return 0
+
+
+def _cmd_rm(args: argparse.Namespace) -> int:
+    failed = 0
+    with _open(args, "r+") as archive:
+        for rid in args.ids:
+            try:
+                archive.remove(rid)
+            except WildzarrError as exc:
+                failed += 1
+                print(f"wildzarr: {show(exc)}", file=sys.stderr)
+            else:
+                print(f"removed {rid}")
+    return 1 if failed else 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    with _open(args, "r") as archive:
+        report = verify(archive, args.ids or None)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        for finding in report.findings:
+            print(show(finding))
+        print(report.summary())
+    return 0 if report.ok else 1
+
+
+def _cmd_repair(args: argparse.Namespace) -> int:
+    with _open(args, "r+") as archive:
+        report = repair(archive)
+    for line in report.lines():
+        print(show(line))
+    return 0
+
+
+def _cmd_upgrade(args: argparse.Namespace) -> int:
+    options = _pairs(args.storage_option, "--storage-option") or None
+    count = upgrade(args.archive, path=args.path, storage_options=options)
+    print(f"upgraded to format {wildzarr.FORMAT_VERSION}: {count} recordings")
     return 0
 
 
@@ -157,7 +255,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wildzarr",
         description="A Zarr v3 sound archive for wildlife recordings. ARCHIVE is a folder, a .zip file "
-        "or an fsspec URL (memory://..., s3://...); --path selects the group inside it.",
+        "or an fsspec URL (s3://bucket/prefix, memory://...); --path selects the group inside it.",
     )
     parser.add_argument("--version", action="version", version=f"wildzarr {wildzarr.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -166,11 +264,18 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         p.add_argument("archive", metavar="ARCHIVE", help="archive folder, .zip file or URL")
         p.add_argument("--path", metavar="GROUP", help="group inside ARCHIVE (default: its root)")
+        p.add_argument(
+            "--storage-option",
+            metavar="KEY=VALUE",
+            action="append",
+            default=[],
+            help="option of the URL's filesystem, e.g. endpoint_url=http://127.0.0.1:9000 (repeatable)",
+        )
         return p
 
     p = command("import", "import audio files (folders are searched recursively)")
     p.add_argument("sources", metavar="SOURCE", nargs="+", help="audio file or folder")
-    p.add_argument("--codec", default="flac", choices=["flac"], help="codec (default: flac)")
+    p.add_argument("--codec", default="flac", choices=codec_ids(), help="codec (default: flac)")
     p.add_argument(
         "--meta",
         metavar="KEY=VALUE",
@@ -206,17 +311,47 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", required=True, metavar="OUT", help=f"output file ({', '.join(SUFFIXES)})"
     )
     p.set_defaults(run=_cmd_read)
+
+    p = command("rm", "remove recordings (their ids are never handed out again)")
+    p.add_argument("ids", metavar="ID", type=int, nargs="+")
+    p.set_defaults(run=_cmd_rm)
+
+    p = command(
+        "verify",
+        "check documents, frame indexes, every frame's CRC and the decoded audio against its checksum; "
+        "list interrupted imports and orphaned nodes (exit status 1 if anything is wrong)",
+    )
+    p.add_argument("ids", metavar="ID", type=int, nargs="*", help="recordings to check (default: all)")
+    p.add_argument("--json", action="store_true", help="print JSON only")
+    p.set_defaults(run=_cmd_verify)
+
+    p = command(
+        "repair",
+        "remove interrupted imports and orphaned nodes (never a complete recording or a group of your own)",
+    )
+    p.set_defaults(run=_cmd_repair)
+
+    p = command(
+        "upgrade", "convert a format-1 archive to the current format in place (no other writers meanwhile)"
+    )
+    p.set_defaults(run=_cmd_upgrade)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (1 if any file failed or on an error)."""
-    args = _parser().parse_args(argv)
+    """Run the command line; returns the exit status (1 if anything failed, 130 after Ctrl-C)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
         return int(args.run(args))
+    except _UsageError as exc:
+        parser.error(str(exc))
     except WildzarrError as exc:
-        print(f"wildzarr: {exc}", file=sys.stderr)
+        print(f"wildzarr: {show(exc)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("wildzarr: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (silences the flush at exit)
         return 0

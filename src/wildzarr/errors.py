@@ -8,6 +8,10 @@ read-only archive), so code may catch either::
 
     WildzarrError
     ├── ArchiveError                 the group is not a usable archive
+    ├── DamagedRecordingError        a recording's stored documents are unreadable or disagree
+    ├── StorageError                 (OSError) the store failed: disk full, permission denied,
+    │                                a symlink, FIFO or device where a stored object should be
+    ├── MissingDependencyError       (ImportError) an optional extra is not installed
     ├── ArgumentError                (ValueError) an argument of the wrong type or value
     ├── ReadOnlyError                (PermissionError) a write in mode "r"
     ├── RecordingNotFoundError       (KeyError) no complete recording has that id
@@ -26,12 +30,15 @@ from __future__ import annotations
 __all__ = [
     "ArchiveError",
     "ArgumentError",
+    "DamagedRecordingError",
     "DuplicateRecordingError",
     "MetadataError",
+    "MissingDependencyError",
     "RangeError",
     "ReadOnlyError",
     "RecordingNotFoundError",
     "SourceError",
+    "StorageError",
     "StreamError",
     "UnsupportedSourceError",
     "WildzarrError",
@@ -47,6 +54,43 @@ class ArchiveError(WildzarrError):
 
     For example: mode ``"r"`` or ``"r+"`` on a group that holds no archive, or an
     archive written by a newer format version than this package reads.
+    """
+
+
+class DamagedRecordingError(WildzarrError):
+    """Raised when a recording's stored documents are unreadable, invalid or contradict each other.
+
+    For example a truncated or bit-flipped ``zarr.json``, a checksum mismatch,
+    an id that differs from the group's name, or a sample count that disagrees
+    with the stream and its frame index. ``recording_id`` holds the id.
+    """
+
+    def __init__(self, recording_id: int, reason: str) -> None:
+        super().__init__(f"recording {recording_id} is damaged: {reason}")
+        self.recording_id = recording_id
+        self.reason = reason
+
+
+class StorageError(WildzarrError, OSError):
+    """Raised when the store fails or holds something unsafe where an object should be.
+
+    Disk full, permission denied, a read-only file system, a network error, or
+    a symlink, FIFO or device file where a stored object or folder should be.
+    The message names the path or URL; ``path`` holds it.
+    """
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+    def __str__(self) -> str:  # OSError would otherwise format (errno, strerror)
+        return str(self.args[0])
+
+
+class MissingDependencyError(WildzarrError, ImportError):
+    """Raised when a feature needs an optional extra that is not installed.
+
+    The message names the extra to install, e.g. ``pip install "wildzarr[s3]"``.
     """
 
 
@@ -104,14 +148,16 @@ class StreamError(WildzarrError, ValueError):
     """Raised when a codec byte stream fails validation.
 
     ``code`` is the C scanner's numeric error code (0 when the error did not come
-    from the C core) and ``offset`` the byte offset in the stream where the
-    problem was found (-1 when unknown).
+    from the C core), ``offset`` the byte offset in the stream where the problem
+    was found (-1 when unknown) and ``frame`` the number of the frame that failed
+    (counted from 0 in the sequence a decoder was given; -1 when unknown).
     """
 
-    def __init__(self, message: str, code: int = 0, offset: int = -1) -> None:
+    def __init__(self, message: str, code: int = 0, offset: int = -1, frame: int = -1) -> None:
         super().__init__(message)
         self.code = code
         self.offset = offset
+        self.frame = frame
 
 
 class RangeError(WildzarrError, IndexError):

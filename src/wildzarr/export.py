@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from wildzarr.codecs import FlacCodec
-from wildzarr.errors import ArgumentError
+from wildzarr.errors import ArgumentError, StorageError
 
 __all__ = ["SUFFIXES", "write_samples"]
 
@@ -35,9 +35,20 @@ def write_samples(path: str | Path, samples: np.ndarray, samplerate: int, bits_p
     ------
     ArgumentError
         If the suffix is not one of ``.npy``, ``.wav``, ``.flac``.
+    StorageError
+        If the file cannot be written (no such folder, permission denied, disk full).
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ArgumentError(f"{path}: output must end in one of {', '.join(SUFFIXES)}")
+    try:
+        _write(path, suffix, samples, samplerate, bits_per_sample)
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot write the file: {exc.strerror or exc}", str(path)) from exc
+
+
+def _write(path: Path, suffix: str, samples: np.ndarray, samplerate: int, bits_per_sample: int) -> None:
     if suffix == ".npy":
         np.save(path, samples)
     elif suffix == ".wav":
@@ -51,8 +62,6 @@ def write_samples(path: str | Path, samples: np.ndarray, samplerate: int, bits_p
                 channels=samples.shape[1],
                 bits_per_sample=bits_per_sample,
             )
-    else:
-        raise ArgumentError(f"{path}: output must end in one of {', '.join(SUFFIXES)}")
 
 
 def _write_wav(path: Path, samples: np.ndarray, samplerate: int, bits_per_sample: int) -> None:
@@ -63,7 +72,7 @@ def _write_wav(path: Path, samples: np.ndarray, samplerate: int, bits_per_sample
         data = (values + 128).astype(np.uint8).tobytes()
     else:
         data = values.view(np.uint8).reshape(*values.shape, 4)[..., :width].tobytes()
-    with wave.open(str(path), "wb") as out:
+    with path.open("wb") as file, wave.open(file, "wb") as out:  # open first: a bad path fails cleanly
         out.setnchannels(samples.shape[1])
         out.setsampwidth(width)
         out.setframerate(samplerate)

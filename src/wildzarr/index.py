@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wildzarr.errors import StreamError
+
 __all__ = ["FrameIndex", "FramePlan"]
 
 
@@ -64,6 +66,23 @@ class FrameIndex:
         offsets = np.append(table[:, 0], np.int64(end))
         first_samples = np.append(table[:, 1], np.int64(samples))
         return cls(offsets, first_samples)
+
+    def check(self) -> None:
+        """Raise StreamError unless the index is well formed.
+
+        Frames must start at byte offsets that strictly increase from 0 or more
+        and lie inside the stream, and hold samples that strictly increase from
+        0 to the total: a damaged index must never silently cut or shift a read.
+        """
+        offsets, first_samples = self.offsets, self.first_samples
+        if self.n_frames < 1:
+            raise StreamError("the frame index holds no frames")
+        if offsets[0] < 0 or np.any(np.diff(offsets) <= 0):
+            raise StreamError("the frame index's byte offsets do not increase strictly inside the stream")
+        if first_samples[0] != 0 or np.any(np.diff(first_samples) <= 0):
+            raise StreamError(
+                "the frame index's first samples do not increase strictly from 0 to the sample count"
+            )
 
     def to_table(self) -> np.ndarray:
         """Return the table to store: int64 of shape ``(n_frames, 2)``."""

@@ -1,7 +1,13 @@
-"""Technical metadata of a recording (pydantic models) and JSON checks for free-form metadata."""
+"""Technical metadata of a recording (pydantic models) and JSON checks for free-form metadata.
+
+The models allow fields they do not know (``extra="allow"``): a document written
+by a newer writer of the same format version is read, and its extra fields are
+kept when it is rewritten.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,16 +16,28 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from wildzarr.errors import MetadataError
 
-__all__ = ["FORMAT_VERSION", "RecordingInfo", "SourceInfo", "check_json_dict"]
+__all__ = [
+    "FORMAT_VERSION",
+    "USER_META_BYTES",
+    "USER_META_DEPTH",
+    "RecordingInfo",
+    "SourceInfo",
+    "check_json_dict",
+]
 
 #: Version of the storage layout described in docs/format.md.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Largest user metadata, in bytes of compact UTF-8 JSON. With file metadata
+#: capped at 1 MiB (:mod:`wildzarr.sources.limits`) a recording document stays under 2 MB.
+USER_META_BYTES = 512 * 1024
+#: Deepest nesting of dicts and lists in user metadata (the top-level dict is depth 1).
+USER_META_DEPTH = 32
 
 
 class SourceInfo(BaseModel):
     """Where a recording came from, as found at import."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="allow")
 
     name: str = Field(description='File name, or "<array>" for a numpy array.')
     path: str | None = Field(description="Absolute path of the file at import; None for arrays.")
@@ -45,7 +63,7 @@ class RecordingInfo(BaseModel):
     seconds, ``stored_bytes`` in bytes, ``imported_at`` in UTC.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="allow")
 
     id: int = Field(ge=1)
     samplerate: int = Field(ge=1, description="Sample rate in Hz.")
@@ -68,25 +86,74 @@ class RecordingInfo(BaseModel):
         return value
 
 
-def check_json_dict(value: object, what: str) -> dict[str, Any]:
-    """Check that ``value`` is a dict that survives JSON unchanged.
+def check_json_dict(
+    value: object, what: str, *, max_bytes: int | None = None, max_depth: int = USER_META_DEPTH
+) -> dict[str, Any]:
+    """Check that ``value`` is a dict that survives JSON unchanged, within size limits.
 
-    Allowed: dicts with str keys, lists, str, int, finite float, bool, None.
+    Allowed: dicts with str keys, lists, str, int, finite float, bool, None. Text
+    must be encodable as UTF-8 (no lone surrogates).
+
+    Parameters
+    ----------
+    value : object
+        The candidate.
+    what : str
+        What to call it in messages ("user metadata of recording 3").
+    max_bytes : int, optional
+        Largest size of its compact UTF-8 JSON serialization, in bytes.
+    max_depth : int
+        Deepest nesting of dicts and lists (``value`` itself is depth 1); checked
+        before anything else, without recursion, so hostile nesting cannot
+        exhaust the stack. Default :data:`USER_META_DEPTH`.
+
+    Returns
+    -------
+    dict
+        ``value`` itself.
 
     Raises
     ------
     MetadataError
-        Naming ``what`` (e.g. "user metadata of recording 3") and the path of
-        the first offending value.
+        Naming ``what`` and the path of the first offending value, or the size.
     """
     if not isinstance(value, dict):
         raise MetadataError(f"{what} must be a dict, not {type(value).__name__}")
+    _check_depth(value, what, max_depth)
     _check(value, what, "")
+    if max_bytes is not None:
+        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        if size > max_bytes:
+            raise MetadataError(f"{what} takes {size:,} bytes as JSON; at most {max_bytes:,} are allowed")
     return value
 
 
+def _check_depth(value: object, what: str, max_depth: int) -> None:
+    """Raise MetadataError if dicts/lists nest deeper than ``max_depth`` (iterative walk)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > max_depth:
+            raise MetadataError(f"{what} nests dicts and lists deeper than {max_depth} levels")
+        stack.extend((child, depth + 1) for child in children)
+
+
 def _check(value: object, what: str, where: str) -> None:
-    if value is None or isinstance(value, (str, bool, int)):
+    if value is None or isinstance(value, (bool, int)):
+        return
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise MetadataError(
+                f"{what}: {where or 'value'} holds text that is not valid Unicode (a lone surrogate)"
+            ) from None
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -100,6 +167,7 @@ def _check(value: object, what: str, where: str) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise MetadataError(f"{what}: key {key!r} at {where or 'top level'} is not a string")
+            _check(key, what, f"{where}.<key>" if where else "<key>")
             _check(item, what, f"{where}.{key}" if where else key)
         return
     raise MetadataError(

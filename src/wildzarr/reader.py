@@ -38,14 +38,23 @@ class StreamReader:
         The codec that wrote the stream.
     decoder_config : dict
         What the codec's decoder needs (stored with the stream).
+    channels : int
+        Channels in the stream.
     name : str
         The recording and stream, for error messages.
     """
 
     def __init__(
-        self, blob: Blob, index: FrameIndex, codec: Codec, decoder_config: dict[str, Any], name: str
+        self,
+        blob: Blob,
+        index: FrameIndex,
+        codec: Codec,
+        decoder_config: dict[str, Any],
+        channels: int,
+        name: str,
     ) -> None:
         self.blob = blob
+        self.channels = channels
         self.index = index
         self.codec = codec
         self.decoder_config = decoder_config
@@ -96,14 +105,31 @@ class StreamReader:
         data = memoryview(self.blob.read(byte_start, int(offsets[stop])))
         bounds = (offsets[lead : stop + 1] - byte_start).tolist()
         frames = [data[a:b] for a, b in itertools.pairwise(bounds)]
-        decoded = self._decoder().decode(frames)
+        try:
+            decoded = self._decoder().decode(frames)
+        except StreamError as exc:
+            frame = lead + exc.frame if exc.frame >= 0 else -1
+            raise StreamError(
+                f"{self.name} {self._frame_label(frame, lead, stop)}: {exc}",
+                code=exc.code,
+                offset=int(offsets[frame]) if frame >= 0 else byte_start,
+                frame=frame,
+            ) from exc
         expected = int(index.first_samples[stop] - index.first_samples[lead])
         if len(decoded) != expected:
             raise StreamError(
-                f"{self.name}: frames {lead}..{stop - 1} decoded to {len(decoded)} samples, "
-                f"the frame index says {expected}"
+                f"{self.name} {self._frame_label(-1, lead, stop)}: decoded to {len(decoded)} samples, "
+                f"the frame index says {expected}",
+                offset=byte_start,
             )
         return decoded[int(index.first_samples[first] - index.first_samples[lead]) :]
+
+    def _frame_label(self, frame: int, lead: int, stop: int) -> str:
+        """``"frame 17 (samples 69632-73727)"``, or the span of frames ``[lead, stop)`` when ``frame`` < 0."""
+        first_samples = self.index.first_samples
+        if frame >= 0:
+            return f"frame {frame} (samples {first_samples[frame]}-{first_samples[frame + 1] - 1})"
+        return f"frames {lead}-{stop - 1} (samples {first_samples[lead]}-{first_samples[stop] - 1})"
 
 
 #: Frames per task when a read is split across the thread pool.

@@ -5,24 +5,110 @@ from __future__ import annotations
 import copy
 import operator
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import zarr
+from pydantic import ValidationError
 
+from wildzarr.arrays import blob_layout, decode_index, index_chunk_keys
 from wildzarr.blob import Blob
 from wildzarr.codecs import get_codec
-from wildzarr.errors import ArgumentError, RangeError, ReadOnlyError, StreamError
+from wildzarr.documents import DocumentError, encode_group, parse_group
+from wildzarr.errors import (
+    ArgumentError,
+    DamagedRecordingError,
+    RangeError,
+    RecordingNotFoundError,
+    StorageError,
+    StreamError,
+)
 from wildzarr.index import FrameIndex
-from wildzarr.layout import ATTRS_KEY, BLOB, INDEX, RecordingAttrs, StreamAttrs
-from wildzarr.metadata import RecordingInfo, check_json_dict
+from wildzarr.layout import BLOB, INDEX, ZARR_JSON, RecordingAttrs, StreamAttrs, recording_key
+from wildzarr.location import Location
+from wildzarr.metadata import FORMAT_VERSION, USER_META_BYTES, RecordingInfo, check_json_dict
 from wildzarr.reader import StreamReader
+from wildzarr.storage import join
 
-__all__ = ["Recording"]
+__all__ = ["Recording", "open_recording"]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+#: Compare-and-swap attempts of a metadata update before giving up (each loses only to another update).
+_UPDATE_ATTEMPTS = 1000
+
+
+def _summarize(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "document"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def _gone(location: Location, rid: int) -> bool:
+    """Whether ``rid`` is no longer (or never was) a listed recording."""
+    if location.format >= 2:
+        return not location.ledger.is_complete(rid)
+    return not location.backend.exists(recording_key(location.prefix, rid, ZARR_JSON))
+
+
+def _read_document(location: Location, rid: int) -> tuple[RecordingAttrs, dict[str, Any], str]:
+    """The validated recording document of ``rid``, the group's other attributes, and its version.
+
+    Raises RecordingNotFoundError when ``rid`` is not a listed recording and
+    DamagedRecordingError when its document is unreadable or inconsistent.
+    """
+    current = location.backend.get_versioned(recording_key(location.prefix, rid, ZARR_JSON))
+    if current is None:
+        if _gone(location, rid):
+            raise RecordingNotFoundError(rid, location.where())
+        raise DamagedRecordingError(rid, "its document (zarr.json) is missing")
+    try:
+        fields, attributes = parse_group(current.data, require_checksum=location.format >= 2)
+    except DocumentError as exc:
+        raise DamagedRecordingError(rid, f"zarr.json: {exc}") from None
+    if fields is None or fields.get("kind") != "recording":
+        if location.format < 2:  # format 1 lists groups by name: a user's group named like an id is not ours
+            raise RecordingNotFoundError(rid, location.where())
+        raise DamagedRecordingError(rid, "zarr.json holds no wildzarr recording document")
+    version = fields.get("format")
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        raise DamagedRecordingError(
+            rid,
+            f"written in format {version}, newer than this wildzarr reads ({FORMAT_VERSION}): "
+            "upgrade wildzarr",
+        )
+    try:
+        attrs = RecordingAttrs.model_validate(fields)
+    except ValidationError as exc:
+        raise DamagedRecordingError(rid, f"invalid document: {_summarize(exc)}") from None
+    if attrs.state != "complete":
+        if location.format < 2:
+            raise RecordingNotFoundError(rid, location.where())
+        raise DamagedRecordingError(rid, f"its document is in state {attrs.state!r}")
+    info = attrs.info
+    if info is None:
+        raise DamagedRecordingError(rid, "its document has no technical metadata (info)")
+    if info.id != rid:
+        raise DamagedRecordingError(rid, f"its document names id {info.id}, but its group is {rid}")
+    if abs(info.duration - info.samples / info.samplerate) > 1e-6 * max(1.0, info.duration):
+        raise DamagedRecordingError(rid, f"duration {info.duration} s disagrees with {info.samples} samples")
+    return attrs, attributes, current.version
+
+
+def open_recording(location: Location, rid: int) -> Recording:
+    """The recording ``rid`` of the archive at ``location``, its document read and checked.
+
+    Raises
+    ------
+    RecordingNotFoundError
+        If ``rid`` is not a listed recording.
+    DamagedRecordingError
+        If its document is missing, unreadable, fails its checksum, or
+        contradicts itself or its group name.
+    """
+    attrs, attributes, _ = _read_document(location, rid)
+    return Recording(location, rid, attrs, attributes)
 
 
 class Recording:
@@ -41,12 +127,13 @@ class Recording:
         Everything the source file carried (tags, GUANO, bext, iXML, INFO).
     """
 
-    def __init__(self, group: zarr.Group, attrs: RecordingAttrs, *, writable: bool) -> None:
+    def __init__(
+        self, location: Location, rid: int, attrs: RecordingAttrs, attributes: dict[str, Any]
+    ) -> None:
         assert attrs.info is not None
-        self._group = group
+        self._location = location
         self._attrs = attrs
-        self._writable = writable
-        self.id: int = attrs.info.id
+        self.id: int = rid
         self.info: RecordingInfo = attrs.info
         self.file_meta: dict[str, Any] = attrs.file_meta
         self._readers: list[tuple[int, StreamReader]] | None = None
@@ -82,30 +169,60 @@ class Recording:
 
     @property
     def user_meta(self) -> dict[str, Any]:
-        """A copy of the user metadata; change it with :meth:`update_user_meta`."""
+        """A copy of the user metadata as of opening or the last update through this object.
+
+        Change it with :meth:`update_user_meta`; ``archive[id]`` gives a fresh copy.
+        """
         return copy.deepcopy(self._attrs.user_meta)
 
-    def update_user_meta(self, values: Mapping[str, Any] | None = None, /, **more: Any) -> None:
-        """Merge keys into the user metadata and store it.
+    def update_user_meta(
+        self, values: Mapping[str, Any] | None = None, /, *, remove: Iterable[str] = (), **more: Any
+    ) -> None:
+        """Merge keys into the stored user metadata and remove others, atomically.
 
-        ``rec.update_user_meta({"site": "A"}, observer="JS")`` works like
-        ``dict.update``. Values must be JSON-compatible (dict with str keys,
-        list, str, int, finite float, bool, None).
+        ``rec.update_user_meta({"site": "A"}, observer="JS", remove=["draft"])``
+        works like ``dict.update`` followed by deleting ``remove``'s keys (missing
+        ones are ignored), applied to the document as stored now, not to a copy
+        read earlier: concurrent updates from other processes are never lost (a
+        compare-and-swap loop; see docs/format.md, "Many writers"). Values must be
+        JSON-compatible (dict with str keys, list, str, int, finite float, bool,
+        None), the result at most :data:`~wildzarr.metadata.USER_META_BYTES`
+        bytes as JSON and nested at most
+        :data:`~wildzarr.metadata.USER_META_DEPTH` deep.
 
         Raises
         ------
         MetadataError
-            If a value is not JSON-compatible; nothing is stored then.
+            If a value is not JSON-compatible or the result too large or deep;
+            nothing is stored then.
         ReadOnlyError
-            If the archive was opened with mode ``"r"``.
+            If the archive is read-only (mode ``"r"``, or format 1).
+        RecordingNotFoundError
+            If the recording was removed.
+        DamagedRecordingError
+            If its stored document is damaged.
         """
-        if not self._writable:
-            raise ReadOnlyError(f"recording {self.id}: the archive is open read-only (mode 'r')")
-        merged = {**self._attrs.user_meta, **dict(values or {}), **more}
-        check_json_dict(merged, f"user metadata of recording {self.id}")
-        attrs = self._attrs.model_copy(update={"user_meta": copy.deepcopy(merged)})
-        self._group.attrs[ATTRS_KEY] = attrs.model_dump(mode="json")
-        self._attrs = attrs
+        location = self._location
+        location.check_writable(f"update the user metadata of recording {self.id}")
+        what = f"user metadata of recording {self.id}"
+        changes = check_json_dict({**dict(values or {}), **more}, what, max_bytes=USER_META_BYTES)
+        drop = [remove] if isinstance(remove, str) else list(remove)
+        key = recording_key(location.prefix, self.id, ZARR_JSON)
+        for _ in range(_UPDATE_ATTEMPTS):
+            attrs, attributes, version = _read_document(location, self.id)
+            merged = {**attrs.user_meta, **copy.deepcopy(changes)}
+            for name in drop:
+                merged.pop(name, None)
+            check_json_dict(merged, what, max_bytes=USER_META_BYTES)
+            updated = attrs.model_copy(update={"user_meta": merged})
+            data = encode_group(updated.model_dump(mode="json"), attributes)
+            if location.backend.replace(key, data, version):
+                self._attrs = updated
+                return
+        raise StorageError(
+            f"recording {self.id}: the document kept changing under {_UPDATE_ATTEMPTS} update attempts",
+            location.backend.describe(key),
+        )
 
     # -- reading ------------------------------------------------------------------
 
@@ -113,24 +230,76 @@ class Recording:
         if self._readers is None:
             with self._lock:
                 if self._readers is None:
-                    self._readers = [self._open_stream(k) for k in range(self._attrs.streams)]
+                    readers = [self._open_stream(k) for k in range(self._attrs.streams)]
+                    self._check_streams(readers)
+                    self._readers = readers
         return self._readers
 
+    def _damaged(self, reason: str) -> Exception:
+        """DamagedRecordingError, or RecordingNotFoundError if the recording was removed meanwhile."""
+        if _gone(self._location, self.id):
+            return RecordingNotFoundError(self.id, self._location.where())
+        return DamagedRecordingError(self.id, reason)
+
     def _open_stream(self, k: int) -> tuple[int, StreamReader]:
+        """Read stream ``k``'s document, blob layout and frame index, and check them against each other."""
+        location = self._location
+        backend = location.backend
+        stream_key = recording_key(location.prefix, self.id, str(k))
         name = f"recording {self.id} stream {k}"
         try:
-            group = self._group[str(k)]
-            assert isinstance(group, zarr.Group)
-            attrs = StreamAttrs.model_validate(group.attrs[ATTRS_KEY])
-            table = group[INDEX]
-            blob_array = group[BLOB]
-            assert isinstance(table, zarr.Array) and isinstance(blob_array, zarr.Array)
-        except (KeyError, AssertionError, ValueError) as exc:
-            raise StreamError(f"{name}: stream group is incomplete or damaged ({exc})") from exc
-        blob = Blob(blob_array, name)
-        index = FrameIndex.from_table(np.asarray(table[...]), end=blob.size, samples=attrs.samples)
-        codec = get_codec(attrs.codec)
-        return attrs.first_channel, StreamReader(blob, index, codec, attrs.decoder_config, name)
+            raw = backend.get(join(stream_key, ZARR_JSON))
+            blob_doc = backend.get(join(stream_key, BLOB, ZARR_JSON))
+            index_doc = backend.get(join(stream_key, INDEX, ZARR_JSON))
+            if raw is None or blob_doc is None or index_doc is None:
+                raise self._damaged(f"stream {k} is incomplete (a zarr.json is missing)")
+            fields, _ = parse_group(raw, require_checksum=location.format >= 2)
+            if fields is None or fields.get("kind") != "stream":
+                raise self._damaged(f"stream {k}: zarr.json holds no stream document")
+            attrs = StreamAttrs.model_validate(fields)
+            size, chunk_size = blob_layout(blob_doc)
+            nodes = {ZARR_JSON: index_doc}
+            for chunk_key in index_chunk_keys(index_doc):
+                data = backend.get(join(stream_key, INDEX, chunk_key))
+                if data is not None:
+                    nodes[chunk_key] = data
+            table = decode_index(nodes)
+            index = FrameIndex.from_table(table, end=size, samples=attrs.samples)
+            index.check()
+        except DocumentError as exc:
+            raise self._damaged(f"stream {k}: {exc}") from None
+        except ValidationError as exc:
+            raise self._damaged(f"stream {k}: invalid document: {_summarize(exc)}") from None
+        except StreamError as exc:
+            raise self._damaged(f"stream {k}: {exc}") from None
+        if attrs.stored_bytes is not None and attrs.stored_bytes != size:
+            raise self._damaged(f"stream {k} says it holds {attrs.stored_bytes} bytes, its blob {size}")
+        try:
+            codec = get_codec(attrs.codec)
+        except ArgumentError as exc:
+            raise self._damaged(f"stream {k}: {exc}") from None
+        blob = Blob(backend, join(stream_key, BLOB), size, chunk_size, name)
+        return attrs.first_channel, StreamReader(
+            blob, index, codec, attrs.decoder_config, attrs.channels, name
+        )
+
+    def _check_streams(self, readers: list[tuple[int, StreamReader]]) -> None:
+        """The streams together must hold exactly the recording's channels, samples and bytes."""
+        info = self.info
+        channels = 0
+        for first, reader in sorted(readers, key=operator.itemgetter(0)):
+            if first != channels:
+                raise self._damaged(f"its streams do not cover channels 0..{info.channels - 1} in order")
+            channels += reader.channels
+            if reader.index.samples != info.samples:
+                raise self._damaged(
+                    f"{reader.name} holds {reader.index.samples} samples, the document says {info.samples}"
+                )
+        if channels != info.channels:
+            raise self._damaged(f"its streams hold {channels} channels, the document says {info.channels}")
+        stored = sum(reader.blob.size for _, reader in readers)
+        if stored != info.stored_bytes:
+            raise self._damaged(f"its streams hold {stored} bytes, the document says {info.stored_bytes}")
 
     def read(
         self,
@@ -170,7 +339,13 @@ class Recording:
         ArgumentError
             If ``dtype`` is not one of the above or an index is not an integer.
         StreamError
-            If the stored bytes do not decode as the index promises.
+            If the stored bytes do not decode as the index promises; the message
+            names the recording, the stream, the frame and its sample range.
+        DamagedRecordingError
+            If the recording's stream documents or frame index are damaged or
+            disagree with its document (checked on the first read).
+        RecordingNotFoundError
+            If the recording was removed since it was opened.
         """
         start_i = self._as_int(start, "start")
         stop_i = self.samples if stop is None else self._as_int(stop, "stop")
@@ -183,7 +358,12 @@ class Recording:
         selected = self._channel_list(channels)
         if start_i == stop_i:
             return np.zeros((0, len(selected)), dtype=out_dtype)
-        parts = [(first, reader.read(start_i, stop_i)) for first, reader in self._stream_readers()]
+        try:
+            parts = [(first, reader.read(start_i, stop_i)) for first, reader in self._stream_readers()]
+        except StreamError:
+            if _gone(self._location, self.id):
+                raise RecordingNotFoundError(self.id, self._location.where()) from None
+            raise
         if len(parts) == 1:
             samples = parts[0][1]
         else:
@@ -251,7 +431,15 @@ class Recording:
     def _channel_list(self, channels: int | Sequence[int] | None) -> list[int]:
         if channels is None:
             return list(range(self.channels))
-        wanted = [channels] if isinstance(channels, (int, np.integer)) else list(channels)
+        if isinstance(channels, (int, np.integer)):
+            wanted: list[Any] = [channels]
+        elif isinstance(channels, Iterable) and not isinstance(channels, (str, bytes)):
+            wanted = list(channels)
+        else:
+            raise ArgumentError(
+                f"recording {self.id}: channels must be an integer or a sequence of integers, "
+                f"not {channels!r}"
+            )
         result = []
         for c in wanted:
             c = self._as_int(c, "channel")

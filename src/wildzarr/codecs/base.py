@@ -29,6 +29,9 @@ A codec provides
 ``preroll``
     how many frames before the first frame covering a range must be decoded
     too and discarded (0 for FLAC, whose frames are independent).
+``audio_digest(decoder_config)``
+    optional: an :class:`AudioDigest` that checks decoded samples against a
+    checksum the stream carries (FLAC: the STREAMINFO MD5), or None.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from typing import IO, Any, ClassVar, Self
 
 import numpy as np
 
-__all__ = ["Codec", "FrameDecoder", "StreamLayout"]
+__all__ = ["AudioDigest", "Codec", "FrameDecoder", "StreamLayout"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,21 @@ class FrameDecoder(ABC):
         """
 
 
+class AudioDigest(ABC):
+    """A checksum of a stream's decoded samples that the stream itself carries; fed in order."""
+
+    #: What the checksum is called in reports ("MD5 (STREAMINFO)").
+    name: ClassVar[str]
+
+    @abstractmethod
+    def update(self, samples: np.ndarray) -> None:
+        """Feed the next decoded samples, shape ``(n, channels)``, as a :class:`FrameDecoder` returns them."""
+
+    @abstractmethod
+    def matches(self) -> bool | None:
+        """Whether all samples fed match the stored checksum; None when the stream stores none."""
+
+
 class Codec(ABC):
     """Base class of every codec; see the module docstring for the contract."""
 
@@ -135,3 +153,7 @@ class Codec(ABC):
     @abstractmethod
     def decoder(self, decoder_config: dict[str, Any]) -> FrameDecoder:
         """Return a new decoder for a stream scanned with :meth:`scan`."""
+
+    def audio_digest(self, decoder_config: dict[str, Any]) -> AudioDigest | None:
+        """A checker of the decoded audio against the stream's own checksum, or None if it has none."""
+        return None
