@@ -206,3 +206,21 @@ def test_ctrl_c_stops_an_import_and_exits_130(tmp_path: Path) -> None:
     arc = wildzarr.open(archive, mode="r")
     assert len(arc) == len([line for line in imported if line.strip()]) < 40
     assert verify(arc).ok
+
+
+def test_three_imports_of_one_folder_at_once_store_each_file_once(tmp_path: Path, folder: Path) -> None:
+    archive = str(tmp_path / "a.zarr")
+    exe = shutil.which("wildzarr", path=str(Path(sys.executable).parent))
+    command = [exe] if exe else [sys.executable, "-m", "wildzarr.cli"]
+    children = [
+        subprocess.Popen([*command, "import", archive, str(folder)], stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outputs = [child.communicate(timeout=120)[0] for child in children]
+    assert all(child.returncode == 0 for child in children), outputs
+    summaries = [out.splitlines()[-1] for out in outputs]
+    imported = sum(int(line.split()[1].rstrip(",")) for line in summaries)
+    skipped = sum(int(line.split()[3].rstrip(",")) for line in summaries)
+    assert (imported, skipped) == (2, 4), summaries
+    arc = wildzarr.open(archive, mode="r")
+    assert len(arc) == 2 and sorted(r.info.source.name for r in arc) == ["a.wav", "b.flac"]

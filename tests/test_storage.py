@@ -17,6 +17,7 @@ import random
 import signal
 import stat
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -543,18 +544,50 @@ def test_local_fifo_never_blocks(local: LocalBackend) -> None:
         local.list_keys("")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root bypasses file permissions")
-def test_local_permission_denied(local: LocalBackend) -> None:
-    local.put("3/zarr.json", b"{}")
-    folder = Path(local.root) / "3"
-    folder.chmod(0o500)
-    try:
-        with pytest.raises(StorageError, match="permission denied"):
-            local.put("3/new", b"x")
-        with pytest.raises(StorageError, match="permission denied"):
-            LocalBackend(local.root).create("3/other", b"x")
-    finally:
+def _as_nobody(action: Callable[[], object]) -> str:
+    """Run ``action`` in a forked child that dropped to uid/gid 65534 (root bypasses permissions).
+
+    Returns the child's report: ``"ok"`` or ``"<ExceptionType>: <message>"``.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        os.close(read_end)
+        try:
+            if os.geteuid() == 0:
+                os.setgid(65534)
+                os.setuid(65534)
+            action()
+            report = "ok"
+        except BaseException as exc:  # reported to the parent, whatever it is
+            report = f"{type(exc).__name__}: {exc}"
+        os.write(write_end, report.encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        report = pipe.read().decode()
+    os.waitpid(pid, 0)
+    return report
+
+
+def test_local_permission_denied() -> None:
+    """Writes into a folder the process may not write give StorageError naming the path."""
+    with tempfile.TemporaryDirectory() as top:  # not below pytest's 0700 folder: uid 65534 must reach it
+        Path(top).chmod(0o755)
+        local = LocalBackend(Path(top) / "root")
+        local.put("3/zarr.json", b"{}")
+        folder = Path(local.root) / "3"
+        folder.chmod(0o555)
+        for action in (
+            lambda: local.put("3/new", b"x"),
+            lambda: LocalBackend(local.root).create("3/other", b"x"),
+            lambda: LocalBackend(local.root).delete("3/zarr.json"),
+        ):
+            report = _as_nobody(action)
+            assert report.startswith("StorageError: ") and "permission denied" in report, report
+            assert str(folder) in report
         folder.chmod(0o700)
+        assert sorted(p.name for p in folder.iterdir()) == ["zarr.json"]
 
 
 @pytest.mark.parametrize(

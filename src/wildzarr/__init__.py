@@ -22,6 +22,7 @@ from wildzarr.errors import (
     SourceError,
     StorageError,
     StreamError,
+    UnsafeNodeError,
     UnsupportedSourceError,
     WildzarrError,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "SourceInfo",
     "StorageError",
     "StreamError",
+    "UnsafeNodeError",
     "UnsupportedSourceError",
     "WildzarrError",
     "__version__",

@@ -27,7 +27,7 @@ from wildzarr.errors import (
 from wildzarr.importer import import_recording, make_codec
 from wildzarr.layout import LEDGER, ZARR_JSON, ArchiveAttrs, LedgerAttrs, recording_key
 from wildzarr.location import Location
-from wildzarr.metadata import FORMAT_VERSION, USER_META_BYTES, check_json_dict
+from wildzarr.metadata import FORMAT_VERSION
 from wildzarr.recording import Recording, open_recording
 from wildzarr.storage import Backend, join, open_backend
 from wildzarr.upgrade import legacy_ids
@@ -364,15 +364,12 @@ class Archive:
         """
         location = self._location
         location.check_writable("add a recording")
-        meta = check_json_dict(
-            {} if user_meta is None else user_meta, "user metadata", max_bytes=USER_META_BYTES
-        )
         codec_obj = make_codec(codec, codec_params)
         rid = import_recording(
             location,
             source,
             codec=codec_obj,
-            user_meta=meta,
+            user_meta={} if user_meta is None else user_meta,
             samplerate=samplerate,
             allow_duplicates=allow_duplicates,
         )

@@ -36,6 +36,7 @@ from wildzarr.codecs import codec_ids
 from wildzarr.errors import DuplicateRecordingError, WildzarrError
 from wildzarr.export import SUFFIXES, write_samples
 from wildzarr.repair import repair
+from wildzarr.sources.names import display_name
 from wildzarr.upgrade import upgrade
 from wildzarr.verify import verify
 
@@ -54,19 +55,8 @@ EXIT_INTERRUPTED = 130
 
 def show(text: object) -> str:
     """``text`` safe for one terminal line: undecodable bytes as ``\\xNN``, control characters escaped."""
-    value = str(text)
-    value = os.fsencode(value).decode("utf-8", "backslashreplace") if _has_surrogates(value) else value
-    return "".join(
-        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in value
-    )
-
-
-def _has_surrogates(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+    value = display_name(str(text))
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode() for c in value)
 
 
 def _pairs(items: Sequence[str], option: str) -> dict[str, Any]:

@@ -9,8 +9,8 @@ read-only archive), so code may catch either::
     WildzarrError
     ├── ArchiveError                 the group is not a usable archive
     ├── DamagedRecordingError        a recording's stored documents are unreadable or disagree
-    ├── StorageError                 (OSError) the store failed: disk full, permission denied,
-    │                                a symlink, FIFO or device where a stored object should be
+    ├── StorageError                 (OSError) the store failed: disk full, permission denied ...
+    │   └── UnsafeNodeError          a symlink, FIFO or device where a stored object or folder should be
     ├── MissingDependencyError       (ImportError) an optional extra is not installed
     ├── ArgumentError                (ValueError) an argument of the wrong type or value
     ├── ReadOnlyError                (PermissionError) a write in mode "r"
@@ -40,6 +40,7 @@ __all__ = [
     "SourceError",
     "StorageError",
     "StreamError",
+    "UnsafeNodeError",
     "UnsupportedSourceError",
     "WildzarrError",
 ]
@@ -85,6 +86,15 @@ class StorageError(WildzarrError, OSError):
 
     def __str__(self) -> str:  # OSError would otherwise format (errno, strerror)
         return str(self.args[0])
+
+
+class UnsafeNodeError(StorageError):
+    """Raised when a symlink, FIFO, device or socket stands where a stored object or folder should be.
+
+    Never followed nor opened for reading or writing: a store holding one is
+    damaged or hostile. Reading a recording through such a node raises
+    :class:`DamagedRecordingError` instead, naming the recording.
+    """
 
 
 class MissingDependencyError(WildzarrError, ImportError):

@@ -90,7 +90,7 @@ def import_recording(
     See :meth:`wildzarr.Archive.add` for the parameters and errors. On any
     error or interrupt the archive is left as it was.
     """
-    check_json_dict(user_meta, "user metadata", max_bytes=USER_META_BYTES)
+    user_meta = check_json_dict(user_meta, "user metadata", max_bytes=USER_META_BYTES)
     ledger = location.ledger
     with open_source(source, samplerate=samplerate) as src:
         fmt = src.format

@@ -187,8 +187,14 @@ class Ledger:
             if lease is None:
                 candidate = self._first_unclaimed(candidate)
                 continue
-            if node_taken(candidate):
-                self._mark_skipped(key, record)
+            try:
+                taken = node_taken(candidate)
+                if taken:
+                    self._mark_skipped(key, record)
+            except BaseException:
+                self.release_id(IdClaim(candidate, token, lease))
+                raise
+            if taken:
                 lease.release()
                 candidate += 1
                 continue

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
 
-from wildzarr.arrays import blob_layout, decode_index, index_chunk_keys
+from wildzarr.arrays import blob_chunk_size, blob_layout, decode_index, index_chunk_keys
 from wildzarr.blob import Blob
 from wildzarr.codecs import get_codec
 from wildzarr.documents import DocumentError, encode_group, parse_group
@@ -23,6 +23,7 @@ from wildzarr.errors import (
     RecordingNotFoundError,
     StorageError,
     StreamError,
+    UnsafeNodeError,
 )
 from wildzarr.index import FrameIndex
 from wildzarr.layout import BLOB, INDEX, ZARR_JSON, RecordingAttrs, StreamAttrs, recording_key
@@ -58,7 +59,10 @@ def _read_document(location: Location, rid: int) -> tuple[RecordingAttrs, dict[s
     Raises RecordingNotFoundError when ``rid`` is not a listed recording and
     DamagedRecordingError when its document is unreadable or inconsistent.
     """
-    current = location.backend.get_versioned(recording_key(location.prefix, rid, ZARR_JSON))
+    try:
+        current = location.backend.get_versioned(recording_key(location.prefix, rid, ZARR_JSON))
+    except UnsafeNodeError as exc:
+        raise DamagedRecordingError(rid, str(exc)) from None
     if current is None:
         if _gone(location, rid):
             raise RecordingNotFoundError(rid, location.where())
@@ -249,15 +253,14 @@ class Recording:
         name = f"recording {self.id} stream {k}"
         try:
             raw = backend.get(join(stream_key, ZARR_JSON))
-            blob_doc = backend.get(join(stream_key, BLOB, ZARR_JSON))
             index_doc = backend.get(join(stream_key, INDEX, ZARR_JSON))
-            if raw is None or blob_doc is None or index_doc is None:
+            if raw is None or index_doc is None:
                 raise self._damaged(f"stream {k} is incomplete (a zarr.json is missing)")
             fields, _ = parse_group(raw, require_checksum=location.format >= 2)
             if fields is None or fields.get("kind") != "stream":
                 raise self._damaged(f"stream {k}: zarr.json holds no stream document")
             attrs = StreamAttrs.model_validate(fields)
-            size, chunk_size = blob_layout(blob_doc)
+            size, chunk_size = self._blob_layout(attrs, join(stream_key, BLOB, ZARR_JSON))
             nodes = {ZARR_JSON: index_doc}
             for chunk_key in index_chunk_keys(index_doc):
                 data = backend.get(join(stream_key, INDEX, chunk_key))
@@ -270,10 +273,8 @@ class Recording:
             raise self._damaged(f"stream {k}: {exc}") from None
         except ValidationError as exc:
             raise self._damaged(f"stream {k}: invalid document: {_summarize(exc)}") from None
-        except StreamError as exc:
+        except (StreamError, UnsafeNodeError) as exc:
             raise self._damaged(f"stream {k}: {exc}") from None
-        if attrs.stored_bytes is not None and attrs.stored_bytes != size:
-            raise self._damaged(f"stream {k} says it holds {attrs.stored_bytes} bytes, its blob {size}")
         try:
             codec = get_codec(attrs.codec)
         except ArgumentError as exc:
@@ -282,6 +283,21 @@ class Recording:
         return attrs.first_channel, StreamReader(
             blob, index, codec, attrs.decoder_config, attrs.channels, name
         )
+
+    def _blob_layout(self, attrs: StreamAttrs, document_key: str) -> tuple[int, int]:
+        """Size and chunk size of a stream's blob, in bytes.
+
+        Format 2 stream documents state the size, and the chunk size follows from
+        it (:func:`wildzarr.arrays.blob_chunk_size`; ``wildzarr verify`` checks the
+        blob's own document agrees), which saves a request per stream on object
+        stores. Format 1 reads the blob's ``zarr.json``.
+        """
+        if attrs.stored_bytes is not None:
+            return attrs.stored_bytes, blob_chunk_size(attrs.stored_bytes)
+        document = self._location.backend.get(document_key)
+        if document is None:
+            raise DocumentError("blob/zarr.json is missing")
+        return blob_layout(document)
 
     def _check_streams(self, readers: list[tuple[int, StreamReader]]) -> None:
         """The streams together must hold exactly the recording's channels, samples and bytes."""
@@ -364,6 +380,8 @@ class Recording:
             if _gone(self._location, self.id):
                 raise RecordingNotFoundError(self.id, self._location.where()) from None
             raise
+        except UnsafeNodeError as exc:
+            raise self._damaged(str(exc)) from None
         if len(parts) == 1:
             samples = parts[0][1]
         else:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from wildzarr.arrays import blob_chunk_key
+from wildzarr.arrays import blob_chunk_key, blob_layout
 from wildzarr.documents import DocumentError, is_canonical_bytes, parse_group
 from wildzarr.errors import DamagedRecordingError, RecordingNotFoundError, StreamError
 from wildzarr.layout import ZARR_JSON, StreamAttrs, is_recording_name, recording_key
@@ -210,9 +210,23 @@ def _check_stream(location: Location, rid: int, k: int, reader: StreamReader) ->
     raw = backend.get(join(stream_key, ZARR_JSON)) or b""
     if not is_canonical_bytes(raw):
         findings.append(finding("zarr.json bytes differ from their canonical form"))
-    fields, _ = parse_group(raw, require_checksum=location.format >= 2)
-    attrs = StreamAttrs.model_validate(fields)
+    try:
+        fields, _ = parse_group(raw, require_checksum=location.format >= 2)
+        attrs = StreamAttrs.model_validate(fields)
+    except (DocumentError, ValueError) as exc:  # changed since the stream was opened
+        return [*findings, finding(f"zarr.json: {exc}")]
     blob, index = reader.blob, reader.index
+    try:
+        layout_found = blob_layout(backend.get(join(blob.key, ZARR_JSON)) or b"")
+    except DocumentError as exc:
+        return [*findings, finding(f"blob/zarr.json: {exc}")]
+    if layout_found != (blob.size, blob.chunk_size):
+        findings.append(
+            finding(
+                f"the blob array holds {layout_found} (bytes, chunk), the stream document implies "
+                f"{(blob.size, blob.chunk_size)}"
+            )
+        )
     try:
         data = blob.read(0, blob.size)
     except StreamError as exc:

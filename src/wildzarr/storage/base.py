@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 from zarr.abc.store import Store
 
-from wildzarr.errors import ArgumentError, ReadOnlyError, StorageError
+from wildzarr.errors import ArgumentError, ReadOnlyError, StorageError, UnsafeNodeError
 
 __all__ = ["Backend", "Lease", "Versioned", "check_key", "check_range", "join", "storage_error"]
 
@@ -117,7 +117,8 @@ def storage_error(exc: OSError, where: str) -> StorageError:
     ``errno`` of the result is that of ``exc``.
     """
     reason = _REASONS.get(exc.errno or 0) or exc.strerror or str(exc) or type(exc).__name__
-    error = StorageError(f"{where}: {reason}", where)
+    unsafe = exc.errno in (errno.ELOOP, errno.ENOTDIR)  # O_NOFOLLOW / O_DIRECTORY met a symlink or file
+    error = (UnsafeNodeError if unsafe else StorageError)(f"{where}: {reason}", where)
     error.errno = exc.errno
     return error
 

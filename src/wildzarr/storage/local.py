@@ -35,11 +35,12 @@ import os
 import secrets
 import stat
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from zarr.storage import LocalStore
 
-from wildzarr.errors import StorageError
+from wildzarr.errors import StorageError, UnsafeNodeError
 from wildzarr.storage._folders import DIR_FLAGS, Folder, FolderCache
 from wildzarr.storage.base import Backend, Lease, Versioned, check_key, check_range, storage_error
 
@@ -72,7 +73,7 @@ def _kind(mode: int) -> str:
 
 
 def _not_an_object(path: str, mode: int) -> StorageError:
-    return StorageError(f"{path}: is {_kind(mode)}, not a stored object", path)
+    return UnsafeNodeError(f"{path}: is {_kind(mode)}, not a stored object", path)
 
 
 def _sha256(data: bytes) -> str:
@@ -335,27 +336,16 @@ class LocalBackend(Backend):
         return True
 
     def replace(self, key: str, data: bytes, version: str) -> bool:
-        self._check_writable(check_key(key))
-        *parent, name = key.split("/")
-        with self._folders.folder(tuple(parent), create=False) as folder:
-            if folder is None:
-                return False
-            lock_fd = self._lock_folder(folder)
+        def rename_over(folder: Folder, name: str) -> None:
+            temp, fd = self._write_temp(folder, key, data)
+            os.close(fd)
             try:
-                current = self._read_in(folder, name, key)
-                if current is None or _sha256(current) != version:
-                    return False
-                temp, fd = self._write_temp(folder, key, data)
-                os.close(fd)
-                try:
-                    os.rename(temp, name, src_dir_fd=folder.fd, dst_dir_fd=folder.fd)
-                except OSError as exc:
-                    self._unlink_temp(folder, temp)
-                    raise storage_error(exc, self.describe(key)) from exc
-                self._make_durable(folder)
-                return True
-            finally:
-                os.close(lock_fd)
+                os.rename(temp, name, src_dir_fd=folder.fd, dst_dir_fd=folder.fd)
+            except OSError as exc:
+                self._unlink_temp(folder, temp)
+                raise storage_error(exc, self.describe(key)) from exc
+
+        return self._if_version(key, version, rename_over)
 
     def delete(self, key: str) -> None:
         self._check_writable(check_key(key))
@@ -371,6 +361,21 @@ class LocalBackend(Backend):
                 raise storage_error(exc, self.describe(key)) from exc
 
     def delete_if(self, key: str, version: str) -> bool:
+        def unlink(folder: Folder, name: str) -> None:
+            try:
+                os.unlink(name, dir_fd=folder.fd)
+            except OSError as exc:
+                raise storage_error(exc, self.describe(key)) from exc
+
+        return self._if_version(key, version, unlink)
+
+    def _if_version(self, key: str, version: str, change: Callable[[Folder, str], None]) -> bool:
+        """Run ``change(folder, name)`` if ``key`` holds ``version``, under ``flock`` on its folder.
+
+        Every writer of a key changes it with the folder locked (flock(2): the
+        lock belongs to this open file description, so threads exclude each other
+        too); the comparison is of the content's sha256, so there is no ABA problem.
+        """
         self._check_writable(check_key(key))
         *parent, name = key.split("/")
         with self._folders.folder(tuple(parent), create=False) as folder:
@@ -381,10 +386,7 @@ class LocalBackend(Backend):
                 current = self._read_in(folder, name, key)
                 if current is None or _sha256(current) != version:
                     return False
-                try:
-                    os.unlink(name, dir_fd=folder.fd)
-                except OSError as exc:
-                    raise storage_error(exc, self.describe(key)) from exc
+                change(folder, name)
                 self._make_durable(folder)
                 return True
             finally:
@@ -568,9 +570,9 @@ class LocalBackend(Backend):
     def _open_error(self, exc: OSError, key: str) -> StorageError:
         path = self.describe(key)
         if exc.errno == errno.ELOOP:  # O_NOFOLLOW on a symlink (open(2))
-            return StorageError(f"{path}: is a symlink, not a stored object", path)
+            return UnsafeNodeError(f"{path}: is a symlink, not a stored object", path)
         if exc.errno == errno.ENXIO:  # O_WRONLY | O_NONBLOCK on a FIFO without reader, or a socket
-            return StorageError(f"{path}: is a FIFO or socket, not a stored object", path)
+            return UnsafeNodeError(f"{path}: is a FIFO or socket, not a stored object", path)
         return storage_error(exc, path)
 
     def _write_temp(self, folder: Folder, key: str, data: bytes, *, lock: bool = False) -> tuple[str, int]:
