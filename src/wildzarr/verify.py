@@ -28,7 +28,7 @@ import numpy as np
 
 from wildzarr.arrays import blob_chunk_key, blob_layout
 from wildzarr.documents import DocumentError, is_canonical_bytes, parse_group
-from wildzarr.errors import DamagedRecordingError, RecordingNotFoundError, StreamError
+from wildzarr.errors import DamagedRecordingError, RecordingNotFoundError, StorageError, StreamError
 from wildzarr.layout import ZARR_JSON, StreamAttrs, is_recording_name, recording_key
 from wildzarr.location import Location
 from wildzarr.reader import StreamReader
@@ -157,7 +157,10 @@ def verify(archive: Archive, ids: list[int] | None = None) -> Report:
     report = Report()
     for rid in ids if ids is not None else archive.ids():
         report.checked.append(rid)
-        report.findings.extend(_check_recording(archive, location, rid))
+        try:
+            report.findings.extend(_check_recording(archive, location, rid))
+        except StorageError as exc:  # an unsafe node, or the store failing: report it, go on
+            report.findings.append(Finding(str(exc), recording=rid))
     if ids is None and location.format >= 2:
         leftovers, running = find_leftovers(location)
         report.leftovers = leftovers

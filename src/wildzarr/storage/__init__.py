@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import urllib.parse
+import zipfile
 from typing import Any, Literal
 
 import zarr
@@ -16,7 +17,7 @@ from zarr.abc.store import Store
 from zarr.storage import FsspecStore, LocalStore, ZipStore
 
 from wildzarr.errors import ArchiveError, ArgumentError, MissingDependencyError
-from wildzarr.storage.base import Backend, Lease, Versioned, check_key, join
+from wildzarr.storage.base import Backend, Lease, Versioned, check_key, join, storage_error
 from wildzarr.storage.fsspec import FsspecBackend, S3Backend
 from wildzarr.storage.local import LocalBackend
 from wildzarr.storage.zarrstore import ZarrStoreBackend
@@ -108,19 +109,24 @@ def _no_options(storage_options: dict[str, Any] | None, target: object) -> None:
 
 def _local_backend(path: str, mode: str) -> Backend:
     """A folder or, for a ``.zip`` name, a zip file."""
-    if path.lower().endswith(".zip"):
-        if mode in ("r", "r+") and not os.path.isfile(path):
-            raise ArchiveError(f"{path}: no such zip file")
-        if mode in ("a", "w"):
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        zip_mode: Literal["r", "w", "a"] = "r" if mode == "r" else ("w" if mode == "w" else "a")
-        return ZarrStoreBackend(ZipStore(path, mode=zip_mode), owns_store=True)
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise ArchiveError(f"{path}: is a file, not an archive folder or .zip file")
-    if not os.path.isdir(path):
-        if mode in ("r", "r+"):
-            raise ArchiveError(f"{path}: no such archive folder")
-        os.makedirs(path, exist_ok=True)
+    try:
+        if path.lower().endswith(".zip"):
+            if mode in ("r", "r+") and not os.path.isfile(path):
+                raise ArchiveError(f"{path}: no such zip file")
+            if mode in ("a", "w"):
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            zip_mode: Literal["r", "w", "a"] = "r" if mode == "r" else ("w" if mode == "w" else "a")
+            return ZarrStoreBackend(ZipStore(path, mode=zip_mode), owns_store=True)
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise ArchiveError(f"{path}: is a file, not an archive folder or .zip file")
+        if not os.path.isdir(path):
+            if mode in ("r", "r+"):
+                raise ArchiveError(f"{path}: no such archive folder")
+            os.makedirs(path, exist_ok=True)
+    except zipfile.BadZipFile as exc:
+        raise ArchiveError(f"{path}: not a zip file ({exc})") from exc
+    except OSError as exc:  # permission denied, read-only file system ...
+        raise storage_error(exc, path) from exc
     return LocalBackend(path, read_only=mode == "r")
 
 

@@ -81,10 +81,10 @@ class FolderCache:
         return os.path.join(self.root, *parts)
 
     @contextmanager
-    def folder(self, parts: tuple[str, ...], *, create: bool) -> Iterator[Folder | None]:
+    def folder(self, parts: tuple[str, ...], *, create: bool, fresh: bool = False) -> Iterator[Folder | None]:
         """:meth:`acquire` and :meth:`release` around a block; a folder found deleted is reopened first."""
-        folder = self.acquire(parts, create=create)
-        if folder is not None and os.fstat(folder.fd).st_nlink == 0:
+        folder = self.acquire(parts, create=create, fresh=fresh)
+        if not fresh and folder is not None and os.fstat(folder.fd).st_nlink == 0:
             self.release(folder)
             self.clear()
             folder = self.acquire(parts, create=create)
@@ -94,12 +94,18 @@ class FolderCache:
             if folder is not None:
                 self.release(folder)
 
-    def acquire(self, parts: tuple[str, ...], *, create: bool) -> Folder | None:
+    def acquire(self, parts: tuple[str, ...], *, create: bool, fresh: bool = False) -> Folder | None:
         """The open folder with these components; :meth:`release` it after use.
 
         Returns None if it (or a folder above it) does not exist and ``create``
         is false; with ``create`` missing folders are made (``mkdir``, mode
         0o777 less the umask).
+
+        ``fresh`` walks from the root instead of using the cache, and does not
+        cache what it opens: writes and deletes use it, so that a cached folder
+        that was renamed away (out of the store, with a symlink put in its
+        place) is never written into. A cached descriptor follows its folder
+        wherever it is moved; only a walk by name sees the symlink.
 
         Raises
         ------
@@ -107,6 +113,8 @@ class FolderCache:
             If a component is a symlink, a file or anything but a folder, or the
             file system refuses (permission denied, no space ...).
         """
+        if fresh:
+            return self._walk(parts, create)
         try:
             return self._acquire(parts, create)
         except _Stale:
@@ -137,6 +145,30 @@ class FolderCache:
             os.close(fd)
 
     # -- walking -------------------------------------------------------------------
+
+    def _walk(self, parts: tuple[str, ...], create: bool) -> Folder | None:
+        """Open the folder by walking from the root, uncached (released = closed)."""
+        fd = self._open_root(create)
+        if fd is None:
+            return None
+        folder: Folder | None = _uncached(fd, ())
+        try:
+            for depth in range(1, len(parts) + 1):
+                assert folder is not None
+                try:
+                    child = self._open_child(folder, parts[:depth], create)
+                except _Stale:
+                    path = self.path(parts[:depth])
+                    raise StorageError(f"{path}: its folder was deleted meanwhile", path) from None
+                if child is None:
+                    return None
+                self.release(folder)
+                folder = _uncached(child, parts[:depth])
+            found, folder = folder, None
+            return found
+        finally:
+            if folder is not None:
+                self.release(folder)
 
     def _acquire(self, parts: tuple[str, ...], create: bool) -> Folder | None:
         with self._lock:
@@ -217,6 +249,14 @@ class FolderCache:
                 self._on_mkdir(parts[:-1])
         path = self.path(parts)
         raise StorageError(f"{path}: the folder keeps vanishing while it is created", path)
+
+
+def _uncached(fd: int, parts: tuple[str, ...]) -> Folder:
+    """A folder held by one user and closed when released (never in the cache)."""
+    folder = Folder(fd, parts)
+    folder.users = 1
+    folder.stale = True
+    return folder
 
 
 def _close_unused(entries: OrderedDict[tuple[str, ...], Folder]) -> None:

@@ -76,6 +76,14 @@ def _not_an_object(path: str, mode: int) -> StorageError:
     return UnsafeNodeError(f"{path}: is {_kind(mode)}, not a stored object", path)
 
 
+def _lstat_mode(folder: Folder, name: str) -> int | None:
+    """``st_mode`` of ``name`` in ``folder`` without following a symlink, or None if it does not exist."""
+    try:
+        return os.stat(name, dir_fd=folder.fd, follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        return None
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -96,12 +104,16 @@ def _pread(fd: int, start: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    """Write all of ``data`` at the current offset, looping over short writes."""
-    view = memoryview(data).cast("B")
-    while len(view):
-        written = os.write(fd, view[:_IO_MAX])
-        view = view[written:]
+def _write_all(fd: int, view: memoryview) -> None:
+    """Write all of ``view`` (bytes) at the current offset, looping over short writes.
+
+    Every slice is released at once, also when a write fails, so that no view
+    of the caller's buffer (an mmap) outlives the call in a traceback.
+    """
+    done = 0
+    while done < len(view):
+        with view[done : done + _IO_MAX] as piece:
+            done += os.write(fd, piece)
 
 
 class _FlockLease(Lease):
@@ -169,7 +181,7 @@ class LocalBackend(Backend):
     # -- reading -------------------------------------------------------------------
 
     def get(self, key: str) -> bytes | None:
-        fd = self._open(key)
+        fd = self._open(key, fresh=True)
         if fd is None:
             return None
         try:
@@ -197,7 +209,7 @@ class LocalBackend(Backend):
 
     def exists(self, key: str) -> bool:
         parts = check_key(key).split("/")
-        folder = self._folders.acquire(tuple(parts[:-1]), create=False)
+        folder = self._folders.acquire(tuple(parts[:-1]), create=False, fresh=True)
         if folder is None:
             return False
         try:
@@ -216,7 +228,7 @@ class LocalBackend(Backend):
 
     def list_dir(self, prefix: str) -> list[str]:
         parts = self._prefix_parts(prefix)
-        with self._folders.folder(parts, create=False) as folder:
+        with self._folders.folder(parts, create=False, fresh=True) as folder:
             if folder is None:
                 return []
             try:
@@ -242,7 +254,7 @@ class LocalBackend(Backend):
         """
         parts = self._prefix_parts(prefix)
         found: list[tuple[str, int]] = []
-        with self._folders.folder(parts, create=False) as folder:
+        with self._folders.folder(parts, create=False, fresh=True) as folder:
             if folder is None:
                 return []
             self._walk(folder, parts, found)
@@ -289,13 +301,13 @@ class LocalBackend(Backend):
 
     def put(self, key: str, data: bytes | memoryview) -> None:
         self._check_writable(check_key(key))
-        view = memoryview(data).cast("B")
         fd = self._open(key, _WRITE_FLAGS, create=True)
         assert fd is not None  # create=True makes the folders or raises
         try:
-            _write_all(fd, view)
-            if os.fstat(fd).st_size > len(view):  # was longer (no O_TRUNC before the S_ISREG check)
-                os.ftruncate(fd, len(view))
+            with memoryview(data) as given, given.cast("B") as view:  # released even on failure
+                _write_all(fd, view)
+                if os.fstat(fd).st_size > len(view):  # was longer (no O_TRUNC before the S_ISREG check)
+                    os.ftruncate(fd, len(view))
         except OSError as exc:
             raise storage_error(exc, self.describe(key)) from exc
         finally:
@@ -324,7 +336,7 @@ class LocalBackend(Backend):
     def create(self, key: str, data: bytes) -> bool:
         self._check_writable(check_key(key))
         *parent, name = key.split("/")
-        with self._folders.folder(tuple(parent), create=True) as folder:
+        with self._folders.folder(tuple(parent), create=True, fresh=True) as folder:
             assert folder is not None
             if self._taken(folder, name, key):
                 return False
@@ -350,7 +362,7 @@ class LocalBackend(Backend):
     def delete(self, key: str) -> None:
         self._check_writable(check_key(key))
         *parent, name = key.split("/")
-        with self._folders.folder(tuple(parent), create=False) as folder:
+        with self._folders.folder(tuple(parent), create=False, fresh=True) as folder:
             if folder is None:
                 return
             try:
@@ -378,7 +390,7 @@ class LocalBackend(Backend):
         """
         self._check_writable(check_key(key))
         *parent, name = key.split("/")
-        with self._folders.folder(tuple(parent), create=False) as folder:
+        with self._folders.folder(tuple(parent), create=False, fresh=True) as folder:
             if folder is None:
                 return False
             lock_fd = self._lock_folder(folder)
@@ -401,7 +413,7 @@ class LocalBackend(Backend):
         """
         self._check_writable(prefix)
         parts = self._prefix_parts(prefix)
-        with self._folders.folder(parts, create=False) as folder:
+        with self._folders.folder(parts, create=False, fresh=True) as folder:
             if folder is None:
                 return 0
             try:
@@ -419,7 +431,7 @@ class LocalBackend(Backend):
     def _prune(self, parts: tuple[str, ...]) -> None:
         """Remove the empty folder ``parts``, then each folder above it that this leaves empty."""
         while parts:
-            with self._folders.folder(parts[:-1], create=False) as parent:
+            with self._folders.folder(parts[:-1], create=False, fresh=True) as parent:
                 if parent is None or not self._rmdir(parent.fd, parts):
                     return
             parts = parts[:-1]
@@ -468,7 +480,7 @@ class LocalBackend(Backend):
     def claim(self, key: str, data: bytes) -> Lease | None:
         self._check_writable(check_key(key))
         *parent, name = key.split("/")
-        with self._folders.folder(tuple(parent), create=True) as folder:
+        with self._folders.folder(tuple(parent), create=True, fresh=True) as folder:
             assert folder is not None
             if self._taken(folder, name, key):
                 return None
@@ -486,7 +498,7 @@ class LocalBackend(Backend):
         return _FlockLease(key, fd)
 
     def is_alive(self, key: str) -> bool:
-        fd = self._open(key)
+        fd = self._open(key, fresh=True)
         if fd is None:
             return False
         try:
@@ -504,21 +516,29 @@ class LocalBackend(Backend):
     def _prefix_parts(self, prefix: str) -> tuple[str, ...]:
         return tuple(check_key(prefix).split("/")) if prefix else ()
 
-    def _open(self, key: str, flags: int = _READ_FLAGS, *, create: bool = False) -> int | None:
+    def _open(
+        self, key: str, flags: int = _READ_FLAGS, *, create: bool = False, fresh: bool = False
+    ) -> int | None:
         """A descriptor of the regular file ``key`` (None if missing and not created).
 
         One ``openat`` relative to the cached folder and one ``fstat``. A miss
         under a cached folder that was deleted since (another process rewrote
-        the archive) clears the cache and walks again.
+        the archive) clears the cache and walks again. Writes (``create``) and
+        ``fresh`` reads walk from the root by name instead (see
+        :meth:`FolderCache.acquire`): everything but the hot byte-range reads of
+        blob chunks, which use the cache.
         """
         *parent, name = check_key(key).split("/")
         parts = tuple(parent)
         retried = False
         while True:
-            folder = self._folders.acquire(parts, create=create)
+            folder = self._folders.acquire(parts, create=create, fresh=fresh or create)
             if folder is None:
                 return None
             try:
+                mode = _lstat_mode(folder, name)
+                if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                    raise _not_an_object(self.describe(key), mode)  # never open(2) a device or FIFO
                 fd = os.open(name, flags, 0o666, dir_fd=folder.fd)
             except FileNotFoundError:
                 if not retried and self._folders.is_deleted(folder):
@@ -529,6 +549,8 @@ class LocalBackend(Backend):
                     path = self.describe(key)
                     raise StorageError(f"{path}: its folder was deleted meanwhile", path) from None
                 return None
+            except StorageError:
+                raise
             except OSError as exc:
                 raise self._open_error(exc, key) from exc
             finally:
@@ -589,7 +611,8 @@ class LocalBackend(Backend):
         try:
             if lock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            _write_all(fd, data)
+            with memoryview(data) as view:
+                _write_all(fd, view)
             os.fsync(fd)
         except OSError as exc:
             os.close(fd)
