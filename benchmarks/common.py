@@ -121,6 +121,25 @@ def _memory_gib() -> float:
         return float("nan")
 
 
+def _commit() -> str:
+    """Which wildzarr source is measured: the checkout's git commit (noting uncommitted changes below
+    src/, e.g. other engineers' edits in progress), or the folder it was imported from otherwise."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    source = os.path.dirname(os.path.dirname(os.path.abspath(wildzarr.__file__)))
+    if source != os.path.join(root, "src"):
+        return f"imported from {source}, not this checkout"
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "src"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" + uncommitted changes in src/" if dirty else "")
+
+
 def machine() -> dict[str, str]:
     """Facts to record with every result."""
     import soundfile as sf
@@ -138,6 +157,7 @@ def machine() -> dict[str, str]:
         "memory": f"{_memory_gib():.1f} GiB",
         "python": platform.python_version(),
         "wildzarr": wildzarr.__version__,
+        "commit": _commit(),
         "numpy": np.__version__,
         "zarr": version("zarr"),
         "av": version("av"),

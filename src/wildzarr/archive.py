@@ -365,7 +365,7 @@ class Archive:
         location = self._location
         location.check_writable("add a recording")
         codec_obj = make_codec(codec, codec_params)
-        rid = import_recording(
+        return import_recording(
             location,
             source,
             codec=codec_obj,
@@ -373,7 +373,6 @@ class Archive:
             samplerate=samplerate,
             allow_duplicates=allow_duplicates,
         )
-        return open_recording(location, rid)
 
     def remove(self, rid: int) -> None:
         """Delete recording ``rid``; its id is never handed out again.

@@ -51,6 +51,7 @@ from wildzarr.layout import BLOB, INDEX, ZARR_JSON, RecordingAttrs, StreamAttrs,
 from wildzarr.ledger import IdClaim, new_token
 from wildzarr.location import Location
 from wildzarr.metadata import USER_META_BYTES, RecordingInfo, SourceInfo, check_json_dict
+from wildzarr.recording import Recording
 from wildzarr.sources import Source, open_source
 from wildzarr.storage import join
 
@@ -84,8 +85,8 @@ def import_recording(
     user_meta: dict[str, Any],
     samplerate: int | None,
     allow_duplicates: bool,
-) -> int:
-    """Import ``source`` as a new recording of the archive at ``location``; return its id.
+) -> Recording:
+    """Import ``source`` as a new recording of the archive at ``location`` and return it.
 
     See :meth:`wildzarr.Archive.add` for the parameters and errors. On any
     error or interrupt the archive is left as it was.
@@ -150,7 +151,7 @@ def _store(
     source_info: SourceInfo,
     user_meta: dict[str, Any],
     allow_duplicates: bool,
-) -> int:
+) -> Recording:
     """Steps 4 to 7 of the module docstring: claim, write, commit, or undo."""
     backend, ledger, prefix = location.backend, location.ledger, location.prefix
     fmt = src.format
@@ -205,8 +206,9 @@ def _store(
         attrs = RecordingAttrs(
             streams=1, info=info, file_meta=src.file_meta, user_meta=user_meta, token=token
         )
+        fields = attrs.model_dump(mode="json")
         try:
-            document = encode_group(attrs.model_dump(mode="json"))
+            document = encode_group(fields)
         except DocumentError as exc:
             raise MetadataError(f"{src.name}: {exc} (file metadata plus user metadata)") from None
         if not backend.create(recording_key(prefix, rid, ZARR_JSON), document):
@@ -217,7 +219,7 @@ def _store(
         raise
     claim.release()
     ledger.advance_hint(rid)
-    return rid
+    return Recording(location, rid, RecordingAttrs.model_validate(fields), {})  # as stored: no re-read
 
 
 def _commit(location: Location, claim: IdClaim, sha256: str) -> None:
