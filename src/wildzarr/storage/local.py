@@ -182,8 +182,10 @@ class LocalBackend(Backend):
 
     def get(self, key: str) -> bytes | None:
         fd = self._open(key, fresh=True)
-        if fd is None:
-            return None
+        return None if fd is None else self._read_whole(fd, key)
+
+    def _read_whole(self, fd: int, key: str) -> bytes:
+        """All bytes of the open regular file ``fd`` (closed afterwards)."""
         try:
             return _pread(fd, 0, os.fstat(fd).st_size)
         except OSError as exc:
@@ -566,14 +568,7 @@ class LocalBackend(Backend):
         except OSError as exc:
             raise self._open_error(exc, key) from exc
         checked = self._check_regular(fd, key)
-        if checked is None:
-            return None
-        try:
-            return _pread(checked, 0, os.fstat(checked).st_size)
-        except OSError as exc:
-            raise storage_error(exc, self.describe(key)) from exc
-        finally:
-            os.close(checked)
+        return None if checked is None else self._read_whole(checked, key)
 
     def _check_regular(self, fd: int, key: str) -> int | None:
         """``fd`` if it is a regular file; None (closed) for a folder; else close and raise."""
