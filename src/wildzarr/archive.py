@@ -134,10 +134,8 @@ def _attach(backend: Backend, prefix: str, mode: str) -> Location:
             continue  # read back what this or another process created
         try:
             fields, attributes = parse_group(current.data, require_checksum=False)
-        except DocumentError as exc:
-            if b'"node_type":"array"' in current.data.replace(b" ", b"").replace(b"\n", b""):
-                raise ArchiveError(f"{where}: names a Zarr array, not a group") from None
-            raise ArchiveError(f"{where}: the group document is unreadable: {exc}") from None
+        except DocumentError as exc:  # an array, or a damaged document
+            raise ArchiveError(f"{where}: not a wildzarr archive: {exc}") from None
         if fields is None:
             if mode in ("r", "r+"):
                 raise ArchiveError(f"{where}: this group holds no wildzarr archive")

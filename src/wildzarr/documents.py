@@ -119,7 +119,7 @@ def parse_group(data: bytes, *, require_checksum: bool) -> tuple[dict[str, Any] 
     if doc.get("zarr_format") != 3:
         raise DocumentError(f"zarr.json has zarr_format {doc.get('zarr_format')!r}, not 3")
     if doc.get("node_type") != "group":
-        raise DocumentError(f"zarr.json describes a {doc.get('node_type')!r}, not a group")
+        raise DocumentError(f"zarr.json describes a node of type {doc.get('node_type')!r}, not a group")
     attributes = doc.get("attributes", {})
     if not isinstance(attributes, dict):
         raise DocumentError("zarr.json attributes are not a JSON object")
