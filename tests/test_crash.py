@@ -43,7 +43,10 @@ def long_signal(seed: int) -> np.ndarray:
 
 
 def run_and_kill(archive: Path, body: str, within: float, rng: random.Random) -> list[str]:
-    """Run ``body`` in a child process, SIGKILL it a random time (up to ``within`` s) after it is ready."""
+    """Run ``body`` in a child process, SIGKILL it a random time (up to ``within`` s) after it is ready.
+
+    Returns the lines the child printed in full.
+    """
     code = _CHILD.format(tests=str(TESTS), archive=str(archive), body=body)
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
@@ -52,7 +55,8 @@ def run_and_kill(archive: Path, body: str, within: float, rng: random.Random) ->
     os.kill(child.pid, signal.SIGKILL)
     out, _ = child.communicate()
     assert child.returncode == -signal.SIGKILL
-    return out.splitlines()
+    *complete, _partial = out.split("\n")  # a line the kill cut short was not reported
+    return complete
 
 
 def assert_clean_after_repair(archive: Path) -> None:
