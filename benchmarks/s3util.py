@@ -21,7 +21,6 @@ import os
 import sys
 import tempfile
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,7 +48,7 @@ class S3:
         # tests/s3server.py holds the server the test suite uses; import it from there (not a copy).
         if str(TESTS_DIR) not in sys.path:
             sys.path.insert(0, str(TESTS_DIR))
-        from s3server import CREDENTIALS, REGION, MotoServer, storage_options
+        from s3server import MotoServer, make_bucket, storage_options
 
         self._log_dir = tempfile.mkdtemp(prefix="wz-bench-moto-")
         self.record_file = os.path.join(self._log_dir, "requests.jsonl")
@@ -57,23 +56,11 @@ class S3:
         self.server = MotoServer()
         self.endpoint = self.server.endpoint
         self.options: dict[str, Any] = storage_options(self.endpoint)
-        self._credentials = CREDENTIALS
-        self._region = REGION
+        self._make_bucket = make_bucket
 
     def new_bucket(self, prefix: str = "bench") -> str:
         """Create an empty bucket; return its name."""
-        import boto3
-
-        name = f"{prefix}-{uuid.uuid4().hex[:12]}"
-        client = boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=self._credentials["key"],
-            aws_secret_access_key=self._credentials["secret"],
-            region_name=self._region,
-        )
-        client.create_bucket(Bucket=name)
-        return name
+        return self._make_bucket(self.endpoint, prefix)
 
     def fresh_filesystem(self) -> Any:
         """A new s3fs file system (and client) for the server, the one ``wildzarr.open`` will use.

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["MotoServer", "s3_server", "s3_url", "storage_options"]
+__all__ = ["MotoServer", "make_bucket", "s3_server", "s3_url", "storage_options", "use_test_credentials"]
 
 #: Credentials moto accepts (any will do) and the region the buckets live in.
 CREDENTIALS = {"key": "testing", "secret": "testing"}
@@ -99,6 +99,30 @@ def storage_options(endpoint: str) -> dict[str, Any]:
     return {**CREDENTIALS, "endpoint_url": endpoint, "client_kwargs": {"region_name": REGION}}
 
 
+def make_bucket(endpoint: str, prefix: str = "wz") -> str:
+    """Create a new, empty bucket on the server at ``endpoint``; return its name (3+ characters)."""
+    import boto3
+
+    bucket = f"{prefix}-{uuid.uuid4().hex[:16]}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=CREDENTIALS["key"],
+        aws_secret_access_key=CREDENTIALS["secret"],
+        region_name=REGION,
+    )
+    client.create_bucket(Bucket=bucket)
+    return bucket
+
+
+def use_test_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point boto's environment at the test credentials and region (no user profile leaks in)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, CREDENTIALS["key"])
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
     """The endpoint URL of a moto S3 server running for the whole session."""
@@ -115,20 +139,5 @@ def s3_server() -> Iterator[str]:
 @pytest.fixture
 def s3_url(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, dict[str, Any]]]:
     """A new, empty bucket: ``("s3://<bucket>", storage_options)``."""
-    import boto3
-
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, CREDENTIALS["key"])
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    options = storage_options(s3_server)
-    bucket = f"wz-{uuid.uuid4().hex[:16]}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_server,
-        aws_access_key_id=CREDENTIALS["key"],
-        aws_secret_access_key=CREDENTIALS["secret"],
-        region_name=REGION,
-    )
-    client.create_bucket(Bucket=bucket)
-    yield f"s3://{bucket}", options
+    use_test_credentials(monkeypatch)
+    yield f"s3://{make_bucket(s3_server)}", storage_options(s3_server)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,17 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from commands import WILDZARR, run
 from signals import make_signal, write_audio_file
 
 import wildzarr
 from wildzarr.cli import main
 from wildzarr.verify import verify
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("wildzarr", path=str(Path(sys.executable).parent))
-    command = [exe] if exe else [sys.executable, "-m", "wildzarr.cli"]
-    return subprocess.run([*command, *args], capture_output=True, text=True, check=False)
 
 
 @pytest.fixture()
@@ -188,10 +182,8 @@ def test_ctrl_c_stops_an_import_and_exits_130(tmp_path: Path) -> None:
     for i in range(40):
         write_audio_file(src / f"f{i:02}.wav", make_signal(96_000, 2, 16, i), 48_000, "wav", "pcm_s16le")
     archive = tmp_path / "a.zarr"
-    exe = shutil.which("wildzarr", path=str(Path(sys.executable).parent))
-    command = [exe] if exe else [sys.executable, "-m", "wildzarr.cli"]
     child = subprocess.Popen(
-        [*command, "import", str(archive), str(src)],
+        [*WILDZARR, "import", str(archive), str(src)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -210,10 +202,8 @@ def test_ctrl_c_stops_an_import_and_exits_130(tmp_path: Path) -> None:
 
 def test_three_imports_of_one_folder_at_once_store_each_file_once(tmp_path: Path, folder: Path) -> None:
     archive = str(tmp_path / "a.zarr")
-    exe = shutil.which("wildzarr", path=str(Path(sys.executable).parent))
-    command = [exe] if exe else [sys.executable, "-m", "wildzarr.cli"]
     children = [
-        subprocess.Popen([*command, "import", archive, str(folder)], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen([*WILDZARR, "import", archive, str(folder)], stdout=subprocess.PIPE, text=True)
         for _ in range(3)
     ]
     outputs = [child.communicate(timeout=120)[0] for child in children]

@@ -17,9 +17,6 @@ nothing.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 import urllib.parse
 import urllib.request
 import uuid
@@ -32,7 +29,8 @@ import numpy as np
 import pytest
 import soundfile
 import zarr
-from s3server import CREDENTIALS, REGION, MotoServer, storage_options
+from commands import run
+from s3server import MotoServer, make_bucket, storage_options, use_test_credentials
 from signals import guano_chunk, make_signal, write_audio_file, write_wav
 
 import wildzarr
@@ -49,34 +47,12 @@ ZARR_V2_KEYS = (".zgroup", ".zattrs", ".zarray", ".zmetadata")
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    """The installed ``wildzarr`` command (as a user runs it)."""
-    exe = shutil.which("wildzarr", path=str(Path(sys.executable).parent))
-    command = [exe] if exe else [sys.executable, "-m", "wildzarr.cli"]
-    return subprocess.run([*command, *args], capture_output=True, text=True, check=False, timeout=120)
-
-
 def cli_options(options: dict[str, Any]) -> list[str]:
     """``--storage-option KEY=VALUE`` for every option; dict values as JSON (the CLI parses them back)."""
     out: list[str] = []
     for key, value in options.items():
         out += ["--storage-option", f"{key}={json.dumps(value) if isinstance(value, dict) else value}"]
     return out
-
-
-def make_bucket(endpoint: str) -> str:
-    import boto3
-
-    bucket = f"wz-{uuid.uuid4().hex[:16]}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=CREDENTIALS["key"],
-        aws_secret_access_key=CREDENTIALS["secret"],
-        region_name=REGION,
-    )
-    client.create_bucket(Bucket=bucket)
-    return bucket
 
 
 # -- request counting ------------------------------------------------------------------------
@@ -118,10 +94,7 @@ def recording_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recor
 @pytest.fixture
 def counted_url(recording_server: RecordingServer, monkeypatch: pytest.MonkeyPatch) -> S3Target:
     """A fresh bucket on the recording server: ``("s3://<bucket>", storage_options)``."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, CREDENTIALS["key"])
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    use_test_credentials(monkeypatch)
     return f"s3://{make_bucket(recording_server.endpoint)}", storage_options(recording_server.endpoint)
 
 
