@@ -1,9 +1,10 @@
 /*
- * Table-driven CRC-8 and CRC-16 for FLAC (RFC 9639 sections 9.1.8, 9.3).
+ * Table-driven CRC-8 (poly 0x07) and CRC-16 (poly 0x8005); see crc.h for who uses them.
  *
  * The tables are constant data, generated once by the Python snippet below,
  * so there is no run-time initialisation and no thread-safety question.
- * tests/test_scanner.py checks both functions against a bitwise reference.
+ * tests/test_scanner.py checks both functions against a bitwise reference
+ * (tests/test_adts_scan.py the CRC-16 from the ADTS preset 0xFFFF).
  *
  *   def step(c, poly, width):          # one bit, MSB first
  *       top = 1 << (width - 1)

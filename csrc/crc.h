@@ -1,11 +1,17 @@
 /*
- * CRC-8 and CRC-16 of FLAC frames (RFC 9639 sections 9.1.8 and 9.3).
+ * Generic CRC-8 and CRC-16, shared by the frame scanners.
  *
- * Both are MSB-first (non-reflected) CRCs with initial value 0 and no final
- * XOR. CRC-8 uses the polynomial x^8 + x^2 + x + 1 (0x07) and covers a frame
- * header up to its CRC byte; CRC-16 uses x^16 + x^15 + x^2 + 1 (0x8005) and
- * covers a whole frame up to its 16-bit footer. Because the footer stores the
- * CRC big-endian, the CRC of a whole frame *including* its footer is 0.
+ * Both are MSB-first (non-reflected) CRCs without final XOR, continuing from
+ * the register value passed in: CRC-8 uses the polynomial x^8 + x^2 + x + 1
+ * (0x07), CRC-16 uses x^16 + x^15 + x^2 + 1 (0x8005).
+ *
+ * FLAC (RFC 9639) starts both from 0: CRC-8 covers a frame header up to its
+ * CRC byte (s. 9.1.8), CRC-16 a whole frame up to its 16-bit footer (s. 9.3).
+ * Because the footer stores the CRC big-endian, the CRC of a whole frame
+ * *including* its footer is 0.
+ *
+ * ADTS (ISO/IEC 13818-7 s. 6.2, crc_check) uses the MPEG audio CRC-16 of
+ * ISO/IEC 11172-3 s. 2.4.3.1: the same polynomial, register preset to 0xFFFF.
  */
 #ifndef WILDZARR_CRC_H
 #define WILDZARR_CRC_H

@@ -1,5 +1,6 @@
 /*
- * Validating FLAC frame scanner (RFC 9639). See wildzarr_core.h for the API.
+ * Validating FLAC frame scanner (RFC 9639). See wildzarr_core.h for the API
+ * (names wz_flac_* / WZ_FLAC_*).
  *
  * How a frame boundary is decided (section numbers are RFC 9639):
  *   A frame starts at byte `pos` with a valid header (s. 9.1). Its end is the
@@ -24,31 +25,71 @@
 #include <string.h>
 
 #include "crc.h"
+#include "scan_common.h"
 #include "wildzarr_core.h"
-
-typedef unsigned long long ull;
-
-/* Record an error in st and return its status. */
-static int fail(wz_scan *st, int status, uint64_t offset, int64_t frame, const char *fmt, ...)
-{
-    va_list ap;
-    st->status = status;
-    st->err_offset = offset;
-    st->err_frame = frame;
-    va_start(ap, fmt);
-    vsnprintf(st->message, sizeof st->message, fmt, ap);
-    va_end(ap);
-    return status;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Metadata (RFC 9639 section 8)                                            */
 /* ------------------------------------------------------------------------ */
 
-/* Decode and check the 34-byte STREAMINFO body (s. 8.2). */
-static int parse_streaminfo(wz_scan *st, const uint8_t *b, uint64_t at)
+/* s. 8.2: length of the STREAMINFO block body in bytes. */
+#define STREAMINFO_LENGTH 34
+
+/* Write a NUL-terminated message into message[0:size), if there is room. */
+static void describe(char *message, size_t size, const char *fmt, ...)
 {
-    wz_streaminfo *si = &st->info;
+    va_list ap;
+    if (message == NULL || size == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(message, size, fmt, ap);
+    va_end(ap);
+}
+
+int wz_flac_check_streaminfo(const wz_flac_streaminfo *si, char *message, size_t size)
+{
+    if (si == NULL)
+        return WZ_FLAC_ARGUMENT;
+    /* s. 8.2: block sizes 16..65535, minimum <= maximum. */
+    if (si->min_blocksize < 16) {
+        describe(message, size, "minimum block size %u < 16", si->min_blocksize);
+        return WZ_FLAC_STREAMINFO;
+    }
+    if (si->max_blocksize < si->min_blocksize) {
+        describe(message, size, "maximum block size %u < minimum block size %u", si->max_blocksize,
+                 si->min_blocksize);
+        return WZ_FLAC_STREAMINFO;
+    }
+    if (si->min_framesize != 0 && si->max_framesize != 0 && si->min_framesize > si->max_framesize) {
+        describe(message, size, "minimum frame size %u > maximum frame size %u", si->min_framesize,
+                 si->max_framesize);
+        return WZ_FLAC_STREAMINFO;
+    }
+    /* s. 8.2: a sample rate of 0 is invalid for audio. */
+    if (si->samplerate == 0) {
+        describe(message, size, "sample rate is 0");
+        return WZ_FLAC_STREAMINFO;
+    }
+    /* s. 8.2: 4 to 32 bits per sample. */
+    if (si->bits_per_sample < 4) {
+        describe(message, size, "%u bits per sample (< 4)", si->bits_per_sample);
+        return WZ_FLAC_STREAMINFO;
+    }
+    /* s. 8.2 allows 0 (= unknown); wildzarr needs the exact length. */
+    if (si->total_samples == 0) {
+        describe(message, size, "total samples is 0 (unknown); a complete stream is required");
+        return WZ_FLAC_STREAMINFO;
+    }
+    return WZ_FLAC_OK;
+}
+
+int wz_flac_parse_streaminfo(const uint8_t *b, size_t len, wz_flac_streaminfo *si)
+{
+    if (b == NULL || si == NULL)
+        return WZ_FLAC_ARGUMENT;
+    if (len != STREAMINFO_LENGTH)
+        return WZ_FLAC_STREAMINFO;
+    /* s. 8.2: big-endian fields of 16, 16, 24, 24, 20, 3, 5, 36 and 128 bits. */
     si->min_blocksize = (uint32_t)b[0] << 8 | b[1];
     si->max_blocksize = (uint32_t)b[2] << 8 | b[3];
     si->min_framesize = (uint32_t)b[4] << 16 | (uint32_t)b[5] << 8 | b[6];
@@ -59,53 +100,27 @@ static int parse_streaminfo(wz_scan *st, const uint8_t *b, uint64_t at)
     si->total_samples = (uint64_t)(b[13] & 0x0Fu) << 32 | (uint64_t)b[14] << 24
                       | (uint64_t)b[15] << 16 | (uint64_t)b[16] << 8 | b[17];
     memcpy(si->md5, b + 18, 16);
-    memcpy(si->raw, b, 34);
-
-    /* s. 8.2: block sizes 16..65535, minimum <= maximum. */
-    if (si->min_blocksize < 16)
-        return fail(st, WZ_STREAMINFO, at, -1,
-                    "STREAMINFO at byte %llu: minimum block size %u < 16",
-                    (ull)at, si->min_blocksize);
-    if (si->max_blocksize < si->min_blocksize)
-        return fail(st, WZ_STREAMINFO, at, -1,
-                    "STREAMINFO at byte %llu: maximum block size %u < minimum block size %u",
-                    (ull)at, si->max_blocksize, si->min_blocksize);
-    if (si->min_framesize != 0 && si->max_framesize != 0 && si->min_framesize > si->max_framesize)
-        return fail(st, WZ_STREAMINFO, at, -1,
-                    "STREAMINFO at byte %llu: minimum frame size %u > maximum frame size %u",
-                    (ull)at, si->min_framesize, si->max_framesize);
-    /* s. 8.2: a sample rate of 0 is invalid for audio. */
-    if (si->samplerate == 0)
-        return fail(st, WZ_STREAMINFO, at, -1, "STREAMINFO at byte %llu: sample rate is 0", (ull)at);
-    /* s. 8.2: 4 to 32 bits per sample. */
-    if (si->bits_per_sample < 4)
-        return fail(st, WZ_STREAMINFO, at, -1, "STREAMINFO at byte %llu: %u bits per sample (< 4)",
-                    (ull)at, si->bits_per_sample);
-    /* s. 8.2 allows 0 (= unknown); wildzarr needs the exact length. */
-    if (si->total_samples == 0)
-        return fail(st, WZ_STREAMINFO, at, -1,
-                    "STREAMINFO at byte %llu: total samples is 0 (unknown); a complete stream is required",
-                    (ull)at);
-    return WZ_OK;
+    memcpy(si->raw, b, STREAMINFO_LENGTH);
+    return wz_flac_check_streaminfo(si, NULL, 0);
 }
 
-int wz_scan_init(wz_scan *st, const uint8_t *buf, size_t len)
+int wz_flac_scan_init(wz_flac_scan *st, const uint8_t *buf, size_t len)
 {
     size_t pos;
     unsigned index = 0;
     int last = 0;
 
     if (st == NULL)
-        return WZ_ARGUMENT;
+        return WZ_FLAC_ARGUMENT;
     memset(st, 0, sizeof *st);
     st->blocking = -1;
     st->err_frame = -1;
     if (buf == NULL && len != 0)
-        return fail(st, WZ_ARGUMENT, 0, -1, "NULL buffer");
+        return fail(st, WZ_FLAC_ARGUMENT, 0, -1, "NULL buffer");
 
     /* s. 6: the stream starts with the marker "fLaC". */
     if (len < 4 || memcmp(buf, "fLaC", 4) != 0)
-        return fail(st, WZ_NOT_FLAC, 0, -1,
+        return fail(st, WZ_FLAC_NOT_FLAC, 0, -1,
                     len < 4 ? "not a FLAC stream: %llu bytes, shorter than the 'fLaC' marker"
                             : "not a FLAC stream: no 'fLaC' marker at byte 0 (%llu bytes)",
                     (ull)len);
@@ -117,48 +132,50 @@ int wz_scan_init(wz_scan *st, const uint8_t *buf, size_t len)
         unsigned type;
         size_t blen;
         if (len - pos < 4)
-            return fail(st, WZ_TRUNCATED, pos, -1,
+            return fail(st, WZ_FLAC_TRUNCATED, pos, -1,
                         "stream ends inside the header of metadata block %u at byte %llu",
                         index, (ull)pos);
         last = buf[pos] >> 7;
         type = buf[pos] & 0x7Fu;
         blen = (size_t)buf[pos + 1] << 16 | (size_t)buf[pos + 2] << 8 | buf[pos + 3];
         if (type == 127)
-            return fail(st, WZ_METADATA, pos, -1,
+            return fail(st, WZ_FLAC_METADATA, pos, -1,
                         "metadata block %u at byte %llu has the invalid type 127", index, (ull)pos);
         if (index == 0) {
             /* s. 8.2: STREAMINFO comes first and is 34 bytes long. */
             if (type != 0)
-                return fail(st, WZ_STREAMINFO, pos, -1,
+                return fail(st, WZ_FLAC_STREAMINFO, pos, -1,
                             "first metadata block at byte %llu has type %u, not STREAMINFO (0)",
                             (ull)pos, type);
-            if (blen != 34)
-                return fail(st, WZ_STREAMINFO, pos, -1,
+            if (blen != STREAMINFO_LENGTH)
+                return fail(st, WZ_FLAC_STREAMINFO, pos, -1,
                             "STREAMINFO block at byte %llu has length %llu, not 34", (ull)pos, (ull)blen);
         } else if (type == 0) {
-            return fail(st, WZ_METADATA, pos, -1,
+            return fail(st, WZ_FLAC_METADATA, pos, -1,
                         "metadata block %u at byte %llu is a second STREAMINFO", index, (ull)pos);
         }
         if (blen > len - pos - 4)
-            return fail(st, WZ_TRUNCATED, pos, -1,
+            return fail(st, WZ_FLAC_TRUNCATED, pos, -1,
                         "metadata block %u at byte %llu: length %llu runs past the end of the stream "
                         "(%llu bytes)", index, (ull)pos, (ull)blen, (ull)len);
-        if (index == 0) {
-            int status = parse_streaminfo(st, buf + pos + 4, pos + 4);
-            if (status != WZ_OK)
-                return status;
+        if (index == 0 && wz_flac_parse_streaminfo(buf + pos + 4, blen, &st->info) != WZ_FLAC_OK) {
+            char why[160];
+            wz_flac_check_streaminfo(&st->info, why, sizeof why);
+            return fail(st, WZ_FLAC_STREAMINFO, pos + 4, -1, "STREAMINFO at byte %llu: %s", (ull)(pos + 4),
+                        why);
         }
         pos += 4 + blen;
         index++;
     }
     if (pos == len)
-        return fail(st, WZ_NO_FRAMES, pos, -1, "no audio frames after the metadata (byte %llu)", (ull)pos);
+        return fail(st, WZ_FLAC_NO_FRAMES, pos, -1, "no audio frames after the metadata (byte %llu)",
+                    (ull)pos);
     st->first_frame = pos;
     st->stream_len = len;
     st->pos = pos;
     st->initialised = 1;
-    st->status = WZ_OK;
-    return WZ_OK;
+    st->status = WZ_FLAC_OK;
+    return WZ_FLAC_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -180,10 +197,10 @@ typedef struct header_error {
     uint32_t expected; /* expected value, if any */
 } header_error;
 
-/* Parse the header at buf[pos:len). Returns WZ_OK, WZ_SYNC, WZ_HEADER,
- * WZ_CRC8 or WZ_TRUNCATED; on WZ_HEADER, err (if not NULL) says why. */
-static int parse_header(const uint8_t *buf, size_t len, size_t pos, const wz_streaminfo *si,
-                        wz_frame_header *h, header_error *err)
+/* Parse the header at buf[pos:len). Returns WZ_FLAC_OK, WZ_FLAC_SYNC, WZ_FLAC_HEADER,
+ * WZ_FLAC_CRC8 or WZ_FLAC_TRUNCATED; on WZ_FLAC_HEADER, err (if not NULL) says why. */
+static int parse_header(const uint8_t *buf, size_t len, size_t pos, const wz_flac_streaminfo *si,
+                        wz_flac_frame_header *h, header_error *err)
 {
     const uint8_t *p;
     size_t avail, i;
@@ -198,20 +215,20 @@ static int parse_header(const uint8_t *buf, size_t len, size_t pos, const wz_str
             err->value = (uint32_t)(v);   \
             err->expected = (uint32_t)(e); \
         }                                 \
-        return WZ_HEADER;                 \
+        return WZ_FLAC_HEADER;                 \
     } while (0)
 
     if (pos >= len)
-        return WZ_TRUNCATED;
+        return WZ_FLAC_TRUNCATED;
     p = buf + pos;
     avail = len - pos;
     if (avail < 2)
-        return p[0] == 0xFF ? WZ_TRUNCATED : WZ_SYNC;
+        return p[0] == 0xFF ? WZ_FLAC_TRUNCATED : WZ_FLAC_SYNC;
     /* s. 9.1: 15-bit sync code 0b111111111111100, then the blocking strategy bit. */
     if (p[0] != 0xFF || (p[1] & 0xFEu) != 0xF8u)
-        return WZ_SYNC;
+        return WZ_FLAC_SYNC;
     if (avail < 5)
-        return WZ_TRUNCATED;
+        return WZ_FLAC_TRUNCATED;
     bs_code = p[2] >> 4;
     sr_code = p[2] & 0x0Fu;
     ch_code = p[3] >> 4;
@@ -258,7 +275,7 @@ static int parse_header(const uint8_t *buf, size_t len, size_t pos, const wz_str
         REJECT("invalid first byte of the coded frame/sample number", c, 0);
     }
     if (avail - i < extra)
-        return WZ_TRUNCATED;
+        return WZ_FLAC_TRUNCATED;
     while (extra--) {
         c = p[i++];
         if ((c & 0xC0u) != 0x80u)
@@ -273,12 +290,12 @@ static int parse_header(const uint8_t *buf, size_t len, size_t pos, const wz_str
         blocksize = 576u << (bs_code - 2);
     } else if (bs_code == 6) {
         if (avail - i < 1)
-            return WZ_TRUNCATED;
+            return WZ_FLAC_TRUNCATED;
         blocksize = (uint32_t)p[i] + 1;
         i += 1;
     } else if (bs_code == 7) {
         if (avail - i < 2)
-            return WZ_TRUNCATED;
+            return WZ_FLAC_TRUNCATED;
         blocksize = ((uint32_t)p[i] << 8 | p[i + 1]) + 1;
         i += 2;
     } else {
@@ -290,12 +307,12 @@ static int parse_header(const uint8_t *buf, size_t len, size_t pos, const wz_str
         rate = rate_table[sr_code];
     } else if (sr_code == 12) {
         if (avail - i < 1)
-            return WZ_TRUNCATED;
+            return WZ_FLAC_TRUNCATED;
         rate = (uint32_t)p[i] * 1000u;
         i += 1;
     } else {
         if (avail - i < 2)
-            return WZ_TRUNCATED;
+            return WZ_FLAC_TRUNCATED;
         rate = (uint32_t)p[i] << 8 | p[i + 1];
         if (sr_code == 14)
             rate *= 10u;
@@ -306,9 +323,9 @@ static int parse_header(const uint8_t *buf, size_t len, size_t pos, const wz_str
 
     /* s. 9.1.8: CRC-8 of everything before it. */
     if (avail - i < 1)
-        return WZ_TRUNCATED;
+        return WZ_FLAC_TRUNCATED;
     if (wz_crc8(0, p, i) != p[i])
-        return WZ_CRC8;
+        return WZ_FLAC_CRC8;
     i += 1;
 
     bits = bits_table[ss_code];
@@ -334,15 +351,15 @@ static int parse_header(const uint8_t *buf, size_t len, size_t pos, const wz_str
     h->bits_per_sample = bits;
     h->variable = p[1] & 1u;
     h->number = number;
-    return WZ_OK;
+    return WZ_FLAC_OK;
 #undef REJECT
 }
 
-int wz_parse_frame_header(const uint8_t *buf, size_t len, size_t pos, const wz_streaminfo *info,
-                          wz_frame_header *out)
+int wz_flac_parse_frame_header(const uint8_t *buf, size_t len, size_t pos, const wz_flac_streaminfo *info,
+                               wz_flac_frame_header *out)
 {
     if (buf == NULL || out == NULL)
-        return WZ_ARGUMENT;
+        return WZ_FLAC_ARGUMENT;
     return parse_header(buf, len, pos, info, out, NULL);
 }
 
@@ -351,50 +368,53 @@ int wz_parse_frame_header(const uint8_t *buf, size_t len, size_t pos, const wz_s
 /* ------------------------------------------------------------------------ */
 
 /* First sample (per channel) of a frame, from its header (s. 9.1.5). */
-static uint64_t first_sample_of(const wz_scan *st, const wz_frame_header *h)
+static uint64_t first_sample_of(const wz_flac_scan *st, const wz_flac_frame_header *h)
 {
     return h->variable ? h->number : h->number * st->fixed_blocksize;
 }
 
 /* Report why the frame that must start at pos has no valid header. */
-static int bad_start(wz_scan *st, int status, size_t pos, const header_error *err)
+static int bad_start(wz_flac_scan *st, int status, size_t pos, const header_error *err)
 {
     int64_t frame = (int64_t)st->n_frames;
     switch (status) {
-    case WZ_SYNC:
-        return fail(st, WZ_SYNC, pos, frame, "frame %lld at byte %llu: no frame sync code (0xFFF8/0xFFF9)",
+    case WZ_FLAC_SYNC:
+        return fail(st, WZ_FLAC_SYNC, pos, frame,
+                    "frame %lld at byte %llu: no frame sync code (0xFFF8/0xFFF9)",
                     (long long)frame, (ull)pos);
-    case WZ_TRUNCATED:
-        return fail(st, WZ_TRUNCATED, pos, frame, "frame %lld at byte %llu: stream ends inside the frame header",
+    case WZ_FLAC_TRUNCATED:
+        return fail(st, WZ_FLAC_TRUNCATED, pos, frame,
+                    "frame %lld at byte %llu: stream ends inside the frame header",
                     (long long)frame, (ull)pos);
-    case WZ_CRC8:
-        return fail(st, WZ_CRC8, pos, frame, "frame %lld at byte %llu: frame header CRC-8 mismatch",
+    case WZ_FLAC_CRC8:
+        return fail(st, WZ_FLAC_CRC8, pos, frame, "frame %lld at byte %llu: frame header CRC-8 mismatch",
                     (long long)frame, (ull)pos);
     default:
-        return fail(st, WZ_HEADER, pos, frame, "frame %lld at byte %llu: %s (got %u, expected %u)",
+        return fail(st, WZ_FLAC_HEADER, pos, frame, "frame %lld at byte %llu: %s (got %u, expected %u)",
                     (long long)frame, (ull)pos, err->what, err->value, err->expected);
     }
 }
 
-int wz_scan_frames(wz_scan *st, const uint8_t *buf, size_t len, int64_t *offsets, int64_t *first_samples,
-                   size_t capacity)
+int wz_flac_scan_frames(wz_flac_scan *st, const uint8_t *buf, size_t len, int64_t *offsets,
+                        int64_t *first_samples, size_t capacity)
 {
-    const wz_streaminfo *si;
+    const wz_flac_streaminfo *si;
 
     if (st == NULL)
-        return WZ_ARGUMENT;
+        return WZ_FLAC_ARGUMENT;
     if (!st->initialised || buf == NULL || len != st->stream_len)
-        return fail(st, WZ_ARGUMENT, 0, -1, "wz_scan_frames: state not initialised for this buffer");
+        return fail(st, WZ_FLAC_ARGUMENT, 0, -1,
+                    "wz_flac_scan_frames: state not initialised for this buffer");
     if (capacity > 0 && (offsets == NULL || first_samples == NULL))
-        return fail(st, WZ_ARGUMENT, 0, -1, "wz_scan_frames: NULL output array");
+        return fail(st, WZ_FLAC_ARGUMENT, 0, -1, "wz_flac_scan_frames: NULL output array");
     if (st->finished)
-        return st->status = WZ_OK;
+        return st->status = WZ_FLAC_OK;
     si = &st->info;
 
     for (;;) {
         size_t pos = (size_t)st->pos;
         int64_t frame = (int64_t)st->n_frames;
-        wz_frame_header h, cand;
+        wz_flac_frame_header h, cand;
         header_error err;
         uint64_t first, expected_next;
         size_t q, crc_pos, boundary = 0;
@@ -404,10 +424,10 @@ int wz_scan_frames(wz_scan *st, const uint8_t *buf, size_t len, int64_t *offsets
         int status, found = 0;
 
         if (st->n_frames >= capacity)
-            return st->status = WZ_CAPACITY;
+            return st->status = WZ_FLAC_CAPACITY;
 
         status = parse_header(buf, len, pos, si, &h, &err);
-        if (status != WZ_OK)
+        if (status != WZ_FLAC_OK)
             return bad_start(st, status, pos, &err);
 
         /* s. 9.1: the blocking strategy bit is fixed for the whole stream. */
@@ -419,23 +439,23 @@ int wz_scan_frames(wz_scan *st, const uint8_t *buf, size_t len, int64_t *offsets
             if (!h.variable)
                 st->fixed_blocksize = si->min_blocksize == si->max_blocksize ? si->max_blocksize : h.blocksize;
         } else if (h.variable != st->blocking) {
-            return fail(st, WZ_HEADER, pos, frame,
+            return fail(st, WZ_FLAC_HEADER, pos, frame,
                         "frame %lld at byte %llu: blocking strategy changed from %s to %s",
                         (long long)frame, (ull)pos, st->blocking ? "variable" : "fixed",
                         h.variable ? "variable" : "fixed");
         }
         if (!h.variable && h.blocksize > st->fixed_blocksize)
-            return fail(st, WZ_HEADER, pos, frame,
+            return fail(st, WZ_FLAC_HEADER, pos, frame,
                         "frame %lld at byte %llu: block size %u exceeds the stream's fixed block size %u",
                         (long long)frame, (ull)pos, h.blocksize, st->fixed_blocksize);
         first = first_sample_of(st, &h);
         if (first != st->next_sample)
-            return fail(st, WZ_SEQUENCE, pos, frame,
+            return fail(st, WZ_FLAC_SEQUENCE, pos, frame,
                         "frame %lld at byte %llu starts at sample %llu, expected %llu",
                         (long long)frame, (ull)pos, (ull)first, (ull)st->next_sample);
         expected_next = first + h.blocksize;
         if (expected_next > si->total_samples)
-            return fail(st, WZ_TOTAL, pos, frame,
+            return fail(st, WZ_FLAC_TOTAL, pos, frame,
                         "frame %lld at byte %llu ends at sample %llu, past STREAMINFO's total of %llu samples",
                         (long long)frame, (ull)pos, (ull)expected_next, (ull)si->total_samples);
 
@@ -451,7 +471,7 @@ int wz_scan_frames(wz_scan *st, const uint8_t *buf, size_t len, int64_t *offsets
             /* Candidates are checked for structure and CRC-8 only: a header that
              * contradicts STREAMINFO still marks the boundary, and is then
              * reported as such when the next frame is parsed. */
-            if ((buf[q + 1] & 0xFEu) == 0xF8u && parse_header(buf, len, q, NULL, &cand, NULL) == WZ_OK) {
+            if ((buf[q + 1] & 0xFEu) == 0xF8u && parse_header(buf, len, q, NULL, &cand, NULL) == WZ_FLAC_OK) {
                 uint64_t cand_first = first_sample_of(st, &cand);
                 crc = wz_crc16((uint16_t)crc, buf + crc_pos, q - crc_pos);
                 crc_pos = q;
@@ -459,12 +479,12 @@ int wz_scan_frames(wz_scan *st, const uint8_t *buf, size_t len, int64_t *offsets
                     /* A CRC-valid frame followed by a valid header: this is the
                      * boundary, and the next frame must continue the sequence. */
                     if (cand.variable != st->blocking)
-                        return fail(st, WZ_HEADER, q, frame + 1,
+                        return fail(st, WZ_FLAC_HEADER, q, frame + 1,
                                     "frame %lld at byte %llu: blocking strategy changed from %s to %s",
                                     (long long)(frame + 1), (ull)q, st->blocking ? "variable" : "fixed",
                                     cand.variable ? "variable" : "fixed");
                     if (cand_first != expected_next)
-                        return fail(st, WZ_SEQUENCE, q, frame + 1,
+                        return fail(st, WZ_FLAC_SEQUENCE, q, frame + 1,
                                     "frame %lld at byte %llu starts at sample %llu, expected %llu "
                                     "(frames missing, repeated or out of order)",
                                     (long long)(frame + 1), (ull)q, (ull)cand_first, (ull)expected_next);
@@ -489,26 +509,26 @@ int wz_scan_frames(wz_scan *st, const uint8_t *buf, size_t len, int64_t *offsets
             crc = wz_crc16((uint16_t)crc, buf + crc_pos, len - crc_pos);
             if (crc != 0) {
                 if (crc_at != 0)
-                    return fail(st, WZ_CRC16, pos, frame,
+                    return fail(st, WZ_FLAC_CRC16, pos, frame,
                                 "frame %lld at byte %llu: CRC-16 mismatch (the next frame starts at byte %llu)",
                                 (long long)frame, (ull)pos, (ull)crc_at);
                 if (later_at != 0)
-                    return fail(st, WZ_CRC16, pos, frame,
+                    return fail(st, WZ_FLAC_CRC16, pos, frame,
                                 "frame %lld at byte %llu: no valid frame end before the frame header at "
                                 "byte %llu (sample %llu, expected %llu): corrupt frame or header",
                                 (long long)frame, (ull)pos, (ull)later_at, (ull)later_sample,
                                 (ull)expected_next);
                 if (expected_next < si->total_samples)
-                    return fail(st, WZ_TRUNCATED, pos, frame,
+                    return fail(st, WZ_FLAC_TRUNCATED, pos, frame,
                                 "stream ends inside frame %lld (byte %llu of %llu): STREAMINFO expects "
                                 "%llu samples, the stream breaks off at sample %llu",
                                 (long long)frame, (ull)pos, (ull)len, (ull)si->total_samples, (ull)first);
-                return fail(st, WZ_CRC16, pos, frame,
+                return fail(st, WZ_FLAC_CRC16, pos, frame,
                             "last frame %lld at byte %llu: CRC-16 mismatch (corrupt or truncated)",
                             (long long)frame, (ull)pos);
             }
             if (expected_next != si->total_samples)
-                return fail(st, WZ_TOTAL, pos, frame,
+                return fail(st, WZ_FLAC_TOTAL, pos, frame,
                             "frames hold %llu samples, STREAMINFO says %llu (last frame %lld at byte %llu)",
                             (ull)expected_next, (ull)si->total_samples, (long long)frame, (ull)pos);
             boundary = len;
@@ -521,7 +541,7 @@ int wz_scan_frames(wz_scan *st, const uint8_t *buf, size_t len, int64_t *offsets
         st->next_sample = expected_next;
         if (!found) {
             st->finished = 1;
-            return st->status = WZ_OK;
+            return st->status = WZ_FLAC_OK;
         }
     }
 }

@@ -1,4 +1,4 @@
-"""Tests of the C FLAC frame scanner (``csrc/flac_scan.c``) and ``wildzarr.scanner``.
+"""Tests of the C FLAC frame scanner (``csrc/flac_scan.c``) and ``wildzarr.scan.flac``.
 
 Frame offsets are checked against an independent pure-Python reference walker
 (written here from RFC 9639, sharing no code with the C) and by decoding every
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import threading
 import tracemalloc
 from collections.abc import Callable
@@ -25,7 +26,8 @@ import soundfile as sf
 
 from wildzarr._core import ffi, lib
 from wildzarr.errors import StreamError
-from wildzarr.scanner import FlacScan, ScanStatus, StreamInfo, read_streaminfo, scan_flac
+from wildzarr.index import FrameIndex
+from wildzarr.scan.flac import FlacStatus, StreamInfo, parse_streaminfo, read_streaminfo, scan_flac
 
 CORPUS_FLAC = Path("/work/shared/audio/bird_turtledove_XC564654_16k.flac")
 
@@ -177,21 +179,21 @@ def ref_walk(buf: bytes) -> tuple[int, list[int], list[int]]:
             q += 1
 
 
-def av_decode(data: bytes, scan: FlacScan) -> np.ndarray:
+def av_decode(data: bytes, info: StreamInfo, index: FrameIndex) -> np.ndarray:
     """Decode every frame on its own with PyAV; shape (total_samples, channels), int32."""
-    info = scan.streaminfo
     ctx = av.CodecContext.create("flac", "r")
     ctx.extradata = info.raw
     blocks = []
-    ends = [*scan.offsets[1:].tolist(), scan.end]
-    for i, (start, end) in enumerate(zip(scan.offsets.tolist(), ends, strict=True)):
+    block_sizes = np.diff(index.first_samples)
+    offsets = index.offsets.tolist()
+    for i, (start, end) in enumerate(itertools.pairwise(offsets)):
         parts = []
         for frame in ctx.decode(av.Packet(data[start:end])):
             arr = frame.to_ndarray()
             arr = arr.T if frame.format.is_planar else arr.reshape(-1, info.channels)
             parts.append(arr.astype(np.int64))
         block = np.concatenate(parts)
-        assert block.shape[0] == scan.block_sizes()[i], f"frame {i}"
+        assert block.shape[0] == block_sizes[i], f"frame {i}"
         blocks.append(block)
     out = np.concatenate(blocks)
     if info.bits_per_sample == 24:
@@ -199,26 +201,26 @@ def av_decode(data: bytes, scan: FlacScan) -> np.ndarray:
     return out.astype(np.int32)
 
 
-def check_scan(data: bytes, expected: np.ndarray | None = None) -> FlacScan:
+def check_scan(data: bytes, expected: np.ndarray | None = None) -> tuple[StreamInfo, FrameIndex]:
     """Scan data and check it against the reference walker (and a PyAV decode of ``expected``)."""
-    scan = scan_flac(data)
+    info, index = scan_flac(data)
     first_frame, offsets, firsts = ref_walk(data)
-    assert scan.offsets.tolist() == offsets
-    assert scan.first_samples.tolist() == firsts
-    assert scan.offsets.dtype == np.int64 and scan.first_samples.dtype == np.int64
-    assert scan.end == len(data)
-    assert read_streaminfo(data) == (scan.streaminfo, first_frame)
-    assert int(scan.block_sizes().sum()) == scan.streaminfo.total_samples
+    assert index.offsets.tolist() == [*offsets, len(data)]
+    assert index.first_samples.tolist() == [*firsts, info.total_samples]
+    assert index.offsets.dtype == np.int64 and index.first_samples.dtype == np.int64
+    assert index.n_frames == len(offsets)
+    assert read_streaminfo(data) == (info, first_frame)
+    assert parse_streaminfo(info.raw) == info
     if expected is not None:
-        np.testing.assert_array_equal(av_decode(data, scan), expected.astype(np.int32))
-    return scan
+        np.testing.assert_array_equal(av_decode(data, info, index), expected.astype(np.int32))
+    return info, index
 
 
-def expect_error(data: bytes | bytearray, *codes: ScanStatus) -> StreamError:
+def expect_error(data: bytes | bytearray, *codes: FlacStatus) -> StreamError:
     with pytest.raises(StreamError) as info:
         scan_flac(bytes(data))
     err = info.value
-    assert err.code in codes, (ScanStatus(err.code), str(err))
+    assert err.code in codes, (FlacStatus(err.code), str(err))
     assert str(err) and 0 <= err.offset <= len(data)
     return err
 
@@ -344,43 +346,48 @@ def test_crc_check_values_and_random_data() -> None:
 
 
 def test_status_enum_matches_c_header() -> None:
-    for status in ScanStatus:
-        assert getattr(lib, f"WZ_{status.name}") == status.value
+    for status in FlacStatus:
+        assert getattr(lib, f"WZ_FLAC_{status.name}") == status.value
+    assert sorted(name for name in dir(lib) if name.startswith("WZ_FLAC_")) == sorted(
+        f"WZ_FLAC_{status.name}" for status in FlacStatus
+    )
 
 
 def test_c_api_resumes_after_capacity_and_rejects_bad_calls() -> None:
     data = many_frames()
     buf = ffi.from_buffer("uint8_t[]", data)
-    st = ffi.new("wz_scan *")
-    assert lib.wz_scan_frames(st, buf, len(data), ffi.NULL, ffi.NULL, 0) == ScanStatus.ARGUMENT
-    assert lib.wz_scan_init(st, buf, len(data)) == ScanStatus.OK
-    assert lib.wz_scan_frames(st, buf, len(data) - 1, ffi.NULL, ffi.NULL, 0) == ScanStatus.ARGUMENT
+    st = ffi.new("wz_flac_scan *")
+    assert lib.wz_flac_scan_frames(st, buf, len(data), ffi.NULL, ffi.NULL, 0) == FlacStatus.ARGUMENT
+    assert lib.wz_flac_scan_init(st, buf, len(data)) == FlacStatus.OK
+    assert lib.wz_flac_scan_frames(st, buf, len(data) - 1, ffi.NULL, ffi.NULL, 0) == FlacStatus.ARGUMENT
     offsets = np.zeros(200, np.int64)
     firsts = np.zeros(200, np.int64)
     po, pf = ffi.from_buffer("int64_t[]", offsets), ffi.from_buffer("int64_t[]", firsts)
     calls = 0
     for capacity in range(1, 201):  # grow by one entry at a time
         calls += 1
-        status = lib.wz_scan_frames(st, buf, len(data), po, pf, capacity)
-        if status == ScanStatus.OK:
+        status = lib.wz_flac_scan_frames(st, buf, len(data), po, pf, capacity)
+        if status == FlacStatus.OK:
             break
-        assert status == ScanStatus.CAPACITY and st.n_frames == capacity
+        assert status == FlacStatus.CAPACITY and st.n_frames == capacity
     assert calls == st.n_frames == 100
-    scan = scan_flac(data)
-    assert offsets[:100].tolist() == scan.offsets.tolist()
-    assert firsts[:100].tolist() == scan.first_samples.tolist()
-    assert lib.wz_scan_frames(st, buf, len(data), po, pf, 200) == ScanStatus.OK  # finished stays finished
+    _, index = scan_flac(data)
+    assert offsets[:100].tolist() == index.offsets[:-1].tolist()
+    assert firsts[:100].tolist() == index.first_samples[:-1].tolist()
+    assert (
+        lib.wz_flac_scan_frames(st, buf, len(data), po, pf, 200) == FlacStatus.OK
+    )  # finished stays finished
 
 
 def test_parse_frame_header_reports_fields() -> None:
     data = sf_encode(signal(5000, 3, bits=24), 96000, "PCM_24")
     first = read_streaminfo(data)[1]
-    out = ffi.new("wz_frame_header *")
-    assert lib.wz_parse_frame_header(data, len(data), first, ffi.NULL, out) == ScanStatus.OK
+    out = ffi.new("wz_flac_frame_header *")
+    assert lib.wz_flac_parse_frame_header(data, len(data), first, ffi.NULL, out) == FlacStatus.OK
     assert (out.blocksize, out.samplerate, out.channels, out.bits_per_sample) == (4096, 96000, 3, 24)
     assert (out.variable, out.number) == (0, 0)
-    assert lib.wz_parse_frame_header(data, len(data), first + 1, ffi.NULL, out) == ScanStatus.SYNC
-    assert lib.wz_parse_frame_header(data, first + 3, first, ffi.NULL, out) == ScanStatus.TRUNCATED
+    assert lib.wz_flac_parse_frame_header(data, len(data), first + 1, ffi.NULL, out) == FlacStatus.SYNC
+    assert lib.wz_flac_parse_frame_header(data, first + 3, first, ffi.NULL, out) == FlacStatus.TRUNCATED
 
 
 # --------------------------------------------------------------------------------------------------
@@ -407,11 +414,10 @@ def test_soundfile_streams(channels: int, rate: int, subtype: str) -> None:
     bits = 24 if subtype == "PCM_24" else 16
     x = signal(20000, channels, bits=bits)
     data = sf_encode(x, rate, subtype)
-    scan = check_scan(data, x)
-    info = scan.streaminfo
+    info, index = check_scan(data, x)
     assert (info.samplerate, info.channels, info.bits_per_sample) == (rate, channels, bits)
     assert info.total_samples == 20000
-    assert scan.first_samples.tolist() == list(range(0, 20000, 4096))
+    assert index.first_samples.tolist() == [*range(0, 20000, 4096), 20000]
     assert len(info.raw) == 34 and len(info.md5) == 32
 
 
@@ -429,39 +435,39 @@ def test_pyflac_streams_high_rates_32_bit_odd_blocksize(
 ) -> None:
     x: np.ndarray = signal(9000, channels, bits=32 if dtype is np.int32 else 16).astype(dtype)
     data = pyflac_encode(x, rate, blocksize=blocksize, subset=False)
-    scan = check_scan(data, x)
-    assert scan.streaminfo.samplerate == rate
-    assert scan.streaminfo.bits_per_sample == (32 if dtype is np.int32 else 16)
+    info, _ = check_scan(data, x)
+    assert info.samplerate == rate
+    assert info.bits_per_sample == (32 if dtype is np.int32 else 16)
 
 
 @pytest.mark.parametrize("n", [1, 15, 16, 100, 4095, 4096, 4097, 3 * 4096, 3 * 4096 + 1])
 def test_short_streams_and_frame_multiples(n: int) -> None:
     x = signal(n, 2)
-    scan = check_scan(sf_encode(x, 44100), x)
-    assert scan.n_frames == -(-n // 4096)
-    assert scan.block_sizes().tolist() == [4096] * (n // 4096) + ([n % 4096] if n % 4096 else [])
+    _, index = check_scan(sf_encode(x, 44100), x)
+    assert index.n_frames == -(-n // 4096)
+    assert np.diff(index.first_samples).tolist() == [4096] * (n // 4096) + ([n % 4096] if n % 4096 else [])
 
 
 @pytest.mark.skipif(not CORPUS_FLAC.exists(), reason="corpus recordings not available")
 def test_corpus_turtledove() -> None:
     data = CORPUS_FLAC.read_bytes()
     expected, rate = sf.read(io.BytesIO(data), dtype="int16", always_2d=True)
-    scan = check_scan(data, expected)
-    assert scan.streaminfo.samplerate == rate == 16000
-    assert scan.streaminfo.total_samples == expected.shape[0]
-    assert scan.n_frames > 50
+    info, index = check_scan(data, expected)
+    assert info.samplerate == rate == 16000
+    assert info.total_samples == expected.shape[0]
+    assert index.n_frames > 50
 
 
 def test_variable_block_size_stream() -> None:
     rng = np.random.default_rng(11)
     lengths = [*rng.integers(16, 3000, 60).tolist(), 65535, 17, 4608]
     data, x, offsets = variable_stream(lengths, channels=2)
-    scan = check_scan(data, x)  # also decodes every frame with PyAV
-    assert scan.offsets.tolist() == offsets
-    assert scan.block_sizes().tolist() == lengths
-    assert scan.streaminfo.md5 == hashlib.md5(x.astype("<i2").tobytes()).hexdigest()
+    info, index = check_scan(data, x)  # also decodes every frame with PyAV
+    assert index.offsets.tolist() == [*offsets, len(data)]
+    assert np.diff(index.first_samples).tolist() == lengths
+    assert info.md5 == hashlib.md5(x.astype("<i2").tobytes()).hexdigest()
     # Small frames against a large maximum block size force the output arrays to grow.
-    assert scan.n_frames > -(-sum(lengths) // 65535) + 16
+    assert index.n_frames > -(-sum(lengths) // 65535) + 16
 
 
 @pytest.mark.parametrize("number", [1, 2**31, 2**36 - 1])
@@ -470,20 +476,20 @@ def test_first_frame_must_start_at_sample_0_and_long_numbers_parse(number: int) 
     meta, frames = frames_of(small_variable())
     # 7-byte coded sample numbers (36 bits, RFC 9639 section 9.1.5) are read exactly.
     bad = meta + renumber(frames[0], number, True) + b"".join(frames[1:])
-    err = expect_error(bad, ScanStatus.SEQUENCE)
+    err = expect_error(bad, FlacStatus.SEQUENCE)
     assert f"starts at sample {number}, expected 0" in str(err)
     assert err.offset == len(meta)
 
 
 def test_input_types_give_the_same_scan() -> None:
     data = small_fixed()
-    ref = scan_flac(data)
+    ref_info, ref = scan_flac(data)
     arr = np.frombuffer(data, np.uint8)
     strided = np.zeros(2 * len(data), np.uint8)
     strided[::2] = arr
     for stream in (bytearray(data), memoryview(data), arr, strided[::2], arr.data):
-        scan = scan_flac(stream)
-        assert scan.offsets.tolist() == ref.offsets.tolist() and scan.streaminfo == ref.streaminfo
+        info, index = scan_flac(stream)
+        assert index.offsets.tolist() == ref.offsets.tolist() and info == ref_info
     assert not ref.offsets.flags.writeable and not ref.first_samples.flags.writeable
     with pytest.raises(TypeError):
         scan_flac(arr.view(np.int16))
@@ -493,11 +499,11 @@ def test_input_types_give_the_same_scan() -> None:
 
 def test_threads_scan_in_parallel() -> None:
     streams = [small_fixed(), many_frames(), small_variable()] * 4
-    expected = [scan_flac(s).offsets.tolist() for s in streams]
+    expected = [scan_flac(s)[1].offsets.tolist() for s in streams]
     results: list[list[int] | None] = [None] * len(streams)
 
     def work(i: int) -> None:
-        results[i] = scan_flac(streams[i]).offsets.tolist()
+        results[i] = scan_flac(streams[i])[1].offsets.tolist()
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(streams))]
     for t in threads:
@@ -525,20 +531,22 @@ def test_metadata_errors() -> None:
     data = small_fixed()
     si = data[8:42]
     frames = data[read_streaminfo(data)[1] :]
-    expect_error(b"", ScanStatus.NOT_FLAC)
-    expect_error(b"fLa", ScanStatus.NOT_FLAC)
-    expect_error(b"RIFF" + data[4:], ScanStatus.NOT_FLAC)
-    expect_error(b"fLaC", ScanStatus.TRUNCATED)
-    expect_error(data[:30], ScanStatus.TRUNCATED)
-    expect_error(b"fLaC" + block(0, si, last=True), ScanStatus.NO_FRAMES)
-    expect_error(b"fLaC" + block(4, bytes(8)) + block(0, si, last=True) + frames, ScanStatus.STREAMINFO)
-    expect_error(b"fLaC" + block(0, si + b"\0", last=True) + frames, ScanStatus.STREAMINFO)
-    expect_error(b"fLaC" + block(0, si) + block(127, bytes(4), last=True) + frames, ScanStatus.METADATA)
-    expect_error(b"fLaC" + block(0, si) + block(0, si, last=True) + frames, ScanStatus.METADATA)
-    expect_error(b"fLaC" + block(0, si) + b"\x81\xff\xff\xff" + frames, ScanStatus.TRUNCATED)
+    expect_error(b"", FlacStatus.NOT_FLAC)
+    expect_error(b"fLa", FlacStatus.NOT_FLAC)
+    expect_error(b"RIFF" + data[4:], FlacStatus.NOT_FLAC)
+    expect_error(b"fLaC", FlacStatus.TRUNCATED)
+    expect_error(data[:30], FlacStatus.TRUNCATED)
+    expect_error(b"fLaC" + block(0, si, last=True), FlacStatus.NO_FRAMES)
+    expect_error(b"fLaC" + block(4, bytes(8)) + block(0, si, last=True) + frames, FlacStatus.STREAMINFO)
+    expect_error(b"fLaC" + block(0, si + b"\0", last=True) + frames, FlacStatus.STREAMINFO)
+    expect_error(b"fLaC" + block(0, si) + block(127, bytes(4), last=True) + frames, FlacStatus.METADATA)
+    expect_error(b"fLaC" + block(0, si) + block(0, si, last=True) + frames, FlacStatus.METADATA)
+    expect_error(b"fLaC" + block(0, si) + b"\x81\xff\xff\xff" + frames, FlacStatus.TRUNCATED)
     # Reserved block types (7..126) are skipped, as decoders do.
-    scan = scan_flac(b"fLaC" + block(0, si) + block(100, bytes(5)) + block(1, bytes(3), last=True) + frames)
-    assert scan.n_frames == 8
+    _, index = scan_flac(
+        b"fLaC" + block(0, si) + block(100, bytes(5)) + block(1, bytes(3), last=True) + frames
+    )
+    assert index.n_frames == 8
 
 
 @pytest.mark.parametrize(
@@ -546,22 +554,52 @@ def test_metadata_errors() -> None:
     [{"total": 0}, {"rate": 0}, {"min_bs": 15, "max_bs": 15}, {"min_bs": 4096, "max_bs": 4000}, {"bits": 3}],
 )
 def test_invalid_streaminfo_fields(changes: dict[str, int]) -> None:
-    expect_error(with_streaminfo(small_fixed(), **changes), ScanStatus.STREAMINFO)
+    data = with_streaminfo(small_fixed(), **changes)
+    err = expect_error(data, FlacStatus.STREAMINFO)
+    assert err.offset == 8 and err.frame == -1  # the body, after "fLaC" and the block header
+    # The bare-body parser applies the same C validation and explains it the same way.
+    with pytest.raises(StreamError) as info:
+        parse_streaminfo(data[8:42])
+    assert info.value.code == FlacStatus.STREAMINFO and info.value.offset == 0
+    assert str(info.value).split(": ", 1)[1] == str(err).split(": ", 1)[1]
+
+
+def test_parse_streaminfo_bare_body() -> None:
+    data = small_fixed()
+    info = parse_streaminfo(data[8:42])
+    assert info == read_streaminfo(data)[0]
+    assert (info.samplerate, info.channels, info.bits_per_sample, info.total_samples) == (44100, 2, 16, 30000)
+    assert parse_streaminfo(bytearray(data[8:42])) == info
+    assert parse_streaminfo(np.frombuffer(data[8:42], np.uint8)) == info
+    for body in (b"", data[8:41], data[8:43]):
+        with pytest.raises(StreamError, match="34 bytes") as err:
+            parse_streaminfo(body)
+        assert err.value.code == FlacStatus.STREAMINFO
+    # C entry points: wrong length and NULL arguments.
+    out = ffi.new("wz_flac_streaminfo *")
+    assert lib.wz_flac_parse_streaminfo(data[8:42], 33, out) == FlacStatus.STREAMINFO
+    assert lib.wz_flac_parse_streaminfo(ffi.NULL, 34, out) == FlacStatus.ARGUMENT
+    assert lib.wz_flac_parse_streaminfo(data[8:42], 34, ffi.NULL) == FlacStatus.ARGUMENT
+    assert lib.wz_flac_check_streaminfo(ffi.NULL, ffi.NULL, 0) == FlacStatus.ARGUMENT
+    assert lib.wz_flac_parse_streaminfo(data[8:42], 34, out) == FlacStatus.OK
+    assert lib.wz_flac_check_streaminfo(out, ffi.NULL, 0) == FlacStatus.OK
+    with pytest.raises(TypeError):
+        parse_streaminfo("x" * 34)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     ("changes", "codes"),
     [
-        ({"rate": 48000}, (ScanStatus.HEADER,)),
-        ({"channels": 1}, (ScanStatus.HEADER,)),
-        ({"bits": 24}, (ScanStatus.HEADER,)),
-        ({"min_bs": 1024, "max_bs": 1024}, (ScanStatus.HEADER,)),
-        ({"total": 30001}, (ScanStatus.TOTAL,)),
-        ({"total": 29999}, (ScanStatus.TOTAL,)),
-        ({"total": 2 * 30000}, (ScanStatus.TOTAL,)),
+        ({"rate": 48000}, (FlacStatus.HEADER,)),
+        ({"channels": 1}, (FlacStatus.HEADER,)),
+        ({"bits": 24}, (FlacStatus.HEADER,)),
+        ({"min_bs": 1024, "max_bs": 1024}, (FlacStatus.HEADER,)),
+        ({"total": 30001}, (FlacStatus.TOTAL,)),
+        ({"total": 29999}, (FlacStatus.TOTAL,)),
+        ({"total": 2 * 30000}, (FlacStatus.TOTAL,)),
     ],
 )
-def test_streaminfo_contradicting_frames(changes: dict[str, int], codes: tuple[ScanStatus, ...]) -> None:
+def test_streaminfo_contradicting_frames(changes: dict[str, int], codes: tuple[FlacStatus, ...]) -> None:
     expect_error(with_streaminfo(small_fixed(), **changes), *codes)
 
 
@@ -570,7 +608,7 @@ def test_hostile_streaminfo_does_not_allocate_for_its_claims() -> None:
     data = with_streaminfo(small_fixed(), min_bs=16, max_bs=16, total=2**36 - 1)
     tracemalloc.start()
     try:
-        expect_error(data, ScanStatus.HEADER)
+        expect_error(data, FlacStatus.HEADER)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -621,10 +659,10 @@ def test_invalid_frame_header_fields(frame: int, name: str) -> None:
     # At frame 0 the error is reported there. At frame 3 the header is no candidate
     # for the end of frame 2: frames 2 and 3 then read as one frame with a valid
     # CRC-16 (CRC(A + B) == 0 when CRC(A) == CRC(B) == 0), followed by frame 4.
-    expected = ScanStatus.HEADER if frame == 0 else ScanStatus.SEQUENCE
+    expected = FlacStatus.HEADER if frame == 0 else FlacStatus.SEQUENCE
     expect_error(_with_header_bytes(data, frame, edit), expected)
     # Without recomputed CRCs: CRC-8 at frame 0, CRC-16 of frame 2 + 3 later on.
-    expected_raw = (ScanStatus.HEADER,) if frame == 0 else (ScanStatus.CRC16,)
+    expected_raw = (FlacStatus.HEADER,) if frame == 0 else (FlacStatus.CRC16,)
     expect_error(_with_header_bytes(data, frame, edit, fix_crc8=False), *expected_raw)
 
 
@@ -638,7 +676,7 @@ def test_frame_header_contradicting_streaminfo(frame: int) -> None:
         _set_bits(2, 0x0F, 0xD0),  # block size code 0b1101 = 8192 > maximum 4096
     ]
     for edit in edits:
-        expect_error(_with_header_bytes(data, frame, edit), ScanStatus.HEADER)
+        expect_error(_with_header_bytes(data, frame, edit), FlacStatus.HEADER)
 
 
 def test_first_frame_sync_and_crc8() -> None:
@@ -646,17 +684,17 @@ def test_first_frame_sync_and_crc8() -> None:
     first = read_streaminfo(data)[1]
     bad = bytearray(data)
     bad[first + 5] ^= 0x01  # the CRC-8 byte (header: sync, 2 code bytes, 1-byte number, CRC-8)
-    expect_error(bad, ScanStatus.CRC8)
+    expect_error(bad, FlacStatus.CRC8)
     bad = bytearray(data)
     bad[first] = 0x00
-    expect_error(bad, ScanStatus.SYNC)
-    expect_error(data[: first + 4], ScanStatus.TRUNCATED)
+    expect_error(bad, FlacStatus.SYNC)
+    expect_error(data[: first + 4], FlacStatus.TRUNCATED)
 
 
 def test_blocking_strategy_change() -> None:
     meta, frames = frames_of(small_fixed())
     frames[2] = renumber(frames[2], 2 * 4096, variable=True)
-    expect_error(meta + b"".join(frames), ScanStatus.HEADER)
+    expect_error(meta + b"".join(frames), FlacStatus.HEADER)
 
 
 @pytest.mark.parametrize("make", [small_fixed, many_frames, small_variable])
@@ -673,10 +711,10 @@ def test_spliced_frames(make: Callable[[], bytes]) -> None:
         "reverse": frames[::-1],
     }
     for name, spliced in cases.items():
-        err = expect_error(meta + b"".join(spliced), ScanStatus.SEQUENCE)
+        err = expect_error(meta + b"".join(spliced), FlacStatus.SEQUENCE)
         assert "sample" in str(err), name
-    expect_error(meta + b"".join(frames[:-1]), ScanStatus.TOTAL)  # drop last
-    expect_error(meta + b"".join(frames) + b"\x01", ScanStatus.CRC16)  # trailing garbage
+    expect_error(meta + b"".join(frames[:-1]), FlacStatus.TOTAL)  # drop last
+    expect_error(meta + b"".join(frames) + b"\x01", FlacStatus.CRC16)  # trailing garbage
 
 
 # --------------------------------------------------------------------------------------------------
@@ -688,10 +726,10 @@ def test_fuzz_random_bytes() -> None:
     rng = np.random.default_rng(1234)
     for n in range(65):
         for _ in range(30):
-            expect_error(rng.integers(0, 256, n, dtype=np.uint8).tobytes(), *ScanStatus)
+            expect_error(rng.integers(0, 256, n, dtype=np.uint8).tobytes(), *FlacStatus)
     for _ in range(300):
         data = rng.integers(0, 256, int(rng.integers(0, 20000)), dtype=np.uint8).tobytes()
-        expect_error(b"fLaC"[: int(rng.integers(0, 5))] + data, *ScanStatus)
+        expect_error(b"fLaC"[: int(rng.integers(0, 5))] + data, *FlacStatus)
 
 
 @pytest.mark.parametrize("make", [small_fixed, small_variable])
@@ -704,7 +742,7 @@ def test_fuzz_valid_prefix_random_tail(make: Callable[[], bytes]) -> None:
         tail = rng.integers(0, 256, int(rng.integers(0, 5000)), dtype=np.uint8).tobytes()
         if rng.random() < 0.3:  # random bytes dotted with sync codes
             tail = tail.replace(b"\x00", b"\xff")
-        expect_error(data[:keep] + tail, *ScanStatus)
+        expect_error(data[:keep] + tail, *FlacStatus)
 
 
 @pytest.mark.parametrize("make", [small_fixed, many_frames, small_variable])
@@ -717,7 +755,7 @@ def test_fuzz_bit_flips_in_frames_always_detected(make: Callable[[], bytes]) -> 
     for pos, bit in zip(positions.tolist(), bits.tolist(), strict=True):
         bad = bytearray(data)
         bad[pos] ^= 1 << bit
-        expect_error(bad, *ScanStatus)
+        expect_error(bad, *FlacStatus)
 
 
 @pytest.mark.parametrize("make", [small_fixed, many_frames, small_variable])
@@ -726,13 +764,13 @@ def test_fuzz_truncation_always_detected(make: Callable[[], bytes]) -> None:
     rng = np.random.default_rng(6)
     cuts = [*rng.integers(0, len(data), 500).tolist(), *ref_walk(data)[1], len(data) - 1]
     for cut in cuts:
-        expect_error(data[:cut], *ScanStatus)
+        expect_error(data[:cut], *FlacStatus)
 
 
 @pytest.mark.parametrize("make", [small_fixed, many_frames, small_variable])
 def test_fuzz_metadata_flips_error_or_same_scan(make: Callable[[], bytes]) -> None:
     data = make()
-    ref = scan_flac(data)
+    _, ref = scan_flac(data)
     first = int(ref.offsets[0])
     rng = np.random.default_rng(8)
     clean = 0
@@ -741,13 +779,13 @@ def test_fuzz_metadata_flips_error_or_same_scan(make: Callable[[], bytes]) -> No
         for _ in range(int(rng.integers(1, 3))):
             bad[int(rng.integers(0, first))] ^= 1 << int(rng.integers(0, 8))
         try:
-            scan = scan_flac(bytes(bad))
+            _, index = scan_flac(bytes(bad))
         except StreamError as err:
-            assert err.code in set(ScanStatus) - {ScanStatus.OK, ScanStatus.CAPACITY, ScanStatus.ARGUMENT}
+            assert err.code in set(FlacStatus) - {FlacStatus.OK, FlacStatus.CAPACITY, FlacStatus.ARGUMENT}
             continue
         clean += 1  # e.g. a flip in the MD5, a frame size or padding: frames are unchanged
-        assert scan.offsets.tolist() == ref.offsets.tolist()
-        assert scan.first_samples.tolist() == ref.first_samples.tolist()
+        assert index.offsets.tolist() == ref.offsets.tolist()
+        assert index.first_samples.tolist() == ref.first_samples.tolist()
     assert 0 < clean < 1000
 
 
@@ -768,4 +806,4 @@ def test_fuzz_random_splices() -> None:
                 if order[i] == order[j]:
                     continue
                 order[i], order[j] = order[j], order[i]
-            expect_error(meta + b"".join(frames[k] for k in order), ScanStatus.SEQUENCE, ScanStatus.TOTAL)
+            expect_error(meta + b"".join(frames[k] for k in order), FlacStatus.SEQUENCE, FlacStatus.TOTAL)

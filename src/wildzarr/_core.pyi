@@ -26,25 +26,56 @@ class _FFI:
     def release(self, cdata: CData) -> None: ...
 
 class _Lib:
-    # enum wz_status
-    WZ_OK: int
-    WZ_NOT_FLAC: int
-    WZ_METADATA: int
-    WZ_STREAMINFO: int
-    WZ_NO_FRAMES: int
-    WZ_SYNC: int
-    WZ_HEADER: int
-    WZ_CRC8: int
-    WZ_CRC16: int
-    WZ_SEQUENCE: int
-    WZ_TOTAL: int
-    WZ_TRUNCATED: int
-    WZ_CAPACITY: int
-    WZ_ARGUMENT: int
+    # enum wz_flac_status
+    WZ_FLAC_OK: int
+    WZ_FLAC_NOT_FLAC: int
+    WZ_FLAC_METADATA: int
+    WZ_FLAC_STREAMINFO: int
+    WZ_FLAC_NO_FRAMES: int
+    WZ_FLAC_SYNC: int
+    WZ_FLAC_HEADER: int
+    WZ_FLAC_CRC8: int
+    WZ_FLAC_CRC16: int
+    WZ_FLAC_SEQUENCE: int
+    WZ_FLAC_TOTAL: int
+    WZ_FLAC_TRUNCATED: int
+    WZ_FLAC_CAPACITY: int
+    WZ_FLAC_ARGUMENT: int
 
-    def wz_scan_init(self, st: CData, buf: CData | bytes, len: int, /) -> int:
-        """``int wz_scan_init(wz_scan *st, const uint8_t *buf, size_t len)``."""
-    def wz_scan_frames(
+    # enum wz_adts_status
+    WZ_ADTS_OK: int
+    WZ_ADTS_NO_FRAMES: int
+    WZ_ADTS_SYNC: int
+    WZ_ADTS_HEADER: int
+    WZ_ADTS_MISMATCH: int
+    WZ_ADTS_CRC: int
+    WZ_ADTS_TRUNCATED: int
+    WZ_ADTS_CAPACITY: int
+    WZ_ADTS_ARGUMENT: int
+    WZ_ADTS_PROFILE: int
+
+    # enum wz_mp3_status
+    WZ_MP3_OK: int
+    WZ_MP3_NO_FRAMES: int
+    WZ_MP3_SYNC: int
+    WZ_MP3_HEADER: int
+    WZ_MP3_MISMATCH: int
+    WZ_MP3_CRC: int
+    WZ_MP3_TRUNCATED: int
+    WZ_MP3_CAPACITY: int
+    WZ_MP3_ARGUMENT: int
+    WZ_MP3_LAYER: int
+    WZ_MP3_FREE_FORMAT: int
+    WZ_MP3_SIDE_INFO: int
+    WZ_MP3_RESERVOIR: int
+
+    def wz_flac_parse_streaminfo(self, body: CData | bytes, len: int, out: CData, /) -> int:
+        """``int wz_flac_parse_streaminfo(const uint8_t *body, size_t len, wz_flac_streaminfo *out)``."""
+    def wz_flac_check_streaminfo(self, info: CData, message: CData, size: int, /) -> int:
+        """``int wz_flac_check_streaminfo(const wz_flac_streaminfo *info, char *message, size_t size)``."""
+    def wz_flac_scan_init(self, st: CData, buf: CData | bytes, len: int, /) -> int:
+        """``int wz_flac_scan_init(wz_flac_scan *st, const uint8_t *buf, size_t len)``."""
+    def wz_flac_scan_frames(
         self,
         st: CData,
         buf: CData | bytes,
@@ -54,12 +85,64 @@ class _Lib:
         capacity: int,
         /,
     ) -> int:
-        """``int wz_scan_frames(wz_scan *, const uint8_t *, size_t, int64_t *, int64_t *, size_t)``."""
-    def wz_parse_frame_header(
+        """``int wz_flac_scan_frames(wz_flac_scan *st, const uint8_t *buf, size_t len,
+        int64_t *offsets, int64_t *first_samples, size_t capacity)``."""
+    def wz_flac_parse_frame_header(
         self, buf: CData | bytes, len: int, pos: int, info: CData, out: CData, /
     ) -> int:
-        """``int wz_parse_frame_header(const uint8_t *, size_t, size_t, const wz_streaminfo *,
-        wz_frame_header *)``."""
+        """``int wz_flac_parse_frame_header(const uint8_t *, size_t, size_t, const wz_flac_streaminfo *,
+        wz_flac_frame_header *)``."""
+    def wz_adts_parse_header(self, buf: CData | bytes, len: int, pos: int, out: CData, /) -> int:
+        """``int wz_adts_parse_header(const uint8_t *buf, size_t len, size_t pos, wz_adts_header *out)``."""
+    def wz_adts_scan_init(
+        self,
+        st: CData,
+        buf: CData | bytes,
+        len: int,
+        expected_samplerate: int,
+        expected_channel_configuration: int,
+        /,
+    ) -> int:
+        """``int wz_adts_scan_init(wz_adts_scan *st, const uint8_t *buf, size_t len,
+        int32_t expected_samplerate, int32_t expected_channel_configuration)``."""
+    def wz_adts_scan_frames(
+        self,
+        st: CData,
+        buf: CData | bytes,
+        len: int,
+        offsets: CData,
+        first_samples: CData,
+        capacity: int,
+        /,
+    ) -> int:
+        """``int wz_adts_scan_frames(wz_adts_scan *st, const uint8_t *buf, size_t len,
+        int64_t *offsets, int64_t *first_samples, size_t capacity)``."""
+    def wz_mp3_parse_header(self, buf: CData | bytes, len: int, pos: int, out: CData, /) -> int:
+        """``int wz_mp3_parse_header(const uint8_t *buf, size_t len, size_t pos, wz_mp3_header *out)``."""
+    def wz_mp3_scan_init(
+        self,
+        st: CData,
+        buf: CData | bytes,
+        len: int,
+        expected_samplerate: int,
+        expected_channels: int,
+        /,
+    ) -> int:
+        """``int wz_mp3_scan_init(wz_mp3_scan *st, const uint8_t *buf, size_t len,
+        int32_t expected_samplerate, int32_t expected_channels)``."""
+    def wz_mp3_scan_frames(
+        self,
+        st: CData,
+        buf: CData | bytes,
+        len: int,
+        offsets: CData,
+        first_samples: CData,
+        main_data_begin: CData,
+        capacity: int,
+        /,
+    ) -> int:
+        """``int wz_mp3_scan_frames(wz_mp3_scan *st, const uint8_t *buf, size_t len,
+        int64_t *offsets, int64_t *first_samples, int64_t *main_data_begin, size_t capacity)``."""
     def wz_crc8(self, crc: int, data: CData | bytes, len: int, /) -> int:
         """``uint8_t wz_crc8(uint8_t crc, const uint8_t *data, size_t len)``."""
     def wz_crc16(self, crc: int, data: CData | bytes, len: int, /) -> int:

@@ -1,4 +1,4 @@
-"""cffi API-mode builder for :mod:`wildzarr._core`, the C FLAC frame scanner.
+"""cffi API-mode builder for :mod:`wildzarr._core`, the C frame scanners (FLAC, ADTS, MP3).
 
 setuptools runs this from the project root (``setup.py`` names
 ``src/wildzarr/_core_build.py:ffibuilder``), so the C paths below are relative to
@@ -46,7 +46,7 @@ ffibuilder.cdef(_cdef_from_header(_HEADER))
 ffibuilder.set_source(
     "wildzarr._core",
     '#include "wildzarr_core.h"',
-    sources=["csrc/flac_scan.c", "csrc/crc.c"],
+    sources=["csrc/flac_scan.c", "csrc/adts_scan.c", "csrc/mp3_scan.c", "csrc/scan_common.c", "csrc/crc.c"],
     include_dirs=["csrc"],
     extra_compile_args=["-O3"],
 )
