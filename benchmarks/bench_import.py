@@ -31,6 +31,7 @@ from corpus import Corpus, corpus, folder_bytes, temp_dir, wildzarr_flac
 
 import wildzarr
 from wildzarr.arrays import blob_chunk_ranges, blob_document, index_nodes
+from wildzarr.audio import AudioFormat
 from wildzarr.codecs import FlacCodec
 from wildzarr.sources import open_source
 from wildzarr.storage import LocalBackend
@@ -43,6 +44,7 @@ def import_once(c: Corpus, folder: Path) -> wildzarr.Recording:
 def stage_times(c: Corpus, tmp: Path, repeats: int) -> dict[str, Stats]:
     """Each stage of an import, alone."""
     codec = FlacCodec()
+    fmt = AudioFormat(c.samplerate, c.channels, "int16", 16)
     decoded: list[np.ndarray] = []
 
     def sha() -> None:
@@ -56,27 +58,26 @@ def stage_times(c: Corpus, tmp: Path, repeats: int) -> dict[str, Stats]:
 
     def encode() -> None:
         with tempfile.TemporaryFile() as out:
-            codec.encode(decoded, out, samplerate=c.samplerate, channels=c.channels, bits_per_sample=16)
+            codec.encode(decoded, out, fmt)
 
     with tempfile.TemporaryFile() as spool:
         decode()
-        codec.encode(decoded, spool, samplerate=c.samplerate, channels=c.channels, bits_per_sample=16)
+        encoded = codec.encode(decoded, spool, fmt)
         spool.flush()
         with mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             stream = memoryview(mapped)
-            layout = codec.scan(stream)
+            index = codec.scan(stream, fmt, encoded).index
             counter = iter(range(10**6))
 
             def store() -> None:
                 """What an import writes below P/<id>/0 (importer._store), then Backend.sync (fsync)."""
                 backend = LocalBackend(tmp / f"store{next(counter)}.zarr")
-                payload = stream[: layout.end]
+                payload = stream[: index.end]
                 backend.put("0/blob/zarr.json", blob_document(len(payload)))
                 for key, begin, end, padding in blob_chunk_ranges(len(payload)):
                     with payload[begin:end] as piece:
                         backend.put(f"0/blob/{key}", bytes(piece) + bytes(padding) if padding else piece)
-                table_ = np.stack([layout.offsets, layout.first_samples], axis=1).astype(np.int64)
-                for key, data in index_nodes(table_).items():
+                for key, data in index_nodes(index.to_table()).items():
                     backend.put(f"0/index/{key}", data)
                 backend.sync()
                 payload.release()
@@ -85,9 +86,9 @@ def stage_times(c: Corpus, tmp: Path, repeats: int) -> dict[str, Stats]:
                 "sha256 of the file": time_calls(sha, repeats),
                 "decode (PyAV, open_source().blocks())": time_calls(decode, repeats),
                 "encode (libFLAC via pyflac, level 5)": time_calls(encode, repeats),
-                "scan (C frame scanner)": time_calls(lambda: codec.scan(stream), repeats),
+                "scan (C frame scanner)": time_calls(lambda: codec.scan(stream, fmt, encoded), repeats),
                 "sha256 of the encoded stream": time_calls(
-                    lambda: hashlib.sha256(stream[: layout.end]).hexdigest(), repeats
+                    lambda: hashlib.sha256(stream[: index.end]).hexdigest(), repeats
                 ),
                 "store write (blob + index through LocalBackend, fsynced)": time_calls(store, repeats),
             }

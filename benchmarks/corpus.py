@@ -162,6 +162,7 @@ def blocks_of(data: np.ndarray, block: int = 1 << 18) -> Iterator[np.ndarray]:
 
 def wildzarr_flac(c: Corpus, compression_level: int = 5) -> Path:
     """The corpus encoded by wildzarr's FLAC codec (blocksize 4096), cached like the corpus."""
+    from wildzarr.audio import AudioFormat
     from wildzarr.codecs import FlacCodec
 
     path = CACHE_DIR / f"{c.name}.wz{compression_level}.flac"
@@ -169,9 +170,32 @@ def wildzarr_flac(c: Corpus, compression_level: int = 5) -> Path:
         print(f"  encoding {path.name} ...", file=sys.stderr)
         part = path.with_suffix(".part")
         with part.open("wb") as out:
-            FlacCodec(compression_level=compression_level).encode(
-                blocks_of(c.read_wav()), out, samplerate=c.samplerate, channels=c.channels, bits_per_sample=16
-            )
+            fmt = AudioFormat(c.samplerate, c.channels, "int16", 16)
+            FlacCodec(compression_level=compression_level).encode(blocks_of(c.read_wav()), out, fmt)
+        part.replace(path)
+    return path
+
+
+def adts_aac(c: Corpus, bit_rate: int = 160_000) -> Path:
+    """The corpus as AAC LC in ADTS frames (PyAV's native encoder, PNS off), cached like the corpus."""
+    path = CACHE_DIR / f"{c.name}.{bit_rate // 1000}k.adts"
+    if not path.exists():
+        print(f"  encoding {path.name} ...", file=sys.stderr)
+        part = path.with_suffix(".part")
+        layout = "mono" if c.channels == 1 else "stereo"
+        with av.open(str(part), "w", format="adts") as out:
+            stream = out.add_stream("aac", rate=c.samplerate, layout=layout)
+            stream.bit_rate = bit_rate
+            stream.options = {"aac_pns": "0"}
+            pts = 0
+            for block in blocks_of(c.read_wav()):
+                frame = av.AudioFrame.from_ndarray(block.reshape(1, -1), format="s16", layout=layout)
+                frame.sample_rate, frame.pts = c.samplerate, pts
+                pts += block.shape[0]
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+            for packet in stream.encode(None):
+                out.mux(packet)
         part.replace(path)
     return path
 
@@ -183,10 +207,10 @@ def with_seektable(flac: bytes, every: int) -> bytes:
     libsndfile and wildzarr write none. Points are the frames holding samples
     0, every, 2 * every, ...; the audio frames are unchanged.
     """
-    from wildzarr.scanner import scan_flac
+    from wildzarr.scan.flac import scan_flac
 
-    scan = scan_flac(flac)
-    first = int(scan.offsets[0])
+    info, index = scan_flac(flac)
+    first = int(index.offsets[0])
     blocks: list[tuple[int, bytes]] = []
     position = 4
     while position < first:
@@ -195,12 +219,11 @@ def with_seektable(flac: bytes, every: int) -> bytes:
         if header & 0x7F != 3:  # drop an existing seek table
             blocks.append((header & 0x7F, flac[position + 4 : position + 4 + length]))
         position += 4 + length
-    total = scan.streaminfo.total_samples
-    frame_samples = np.diff(scan.first_samples, append=np.int64(total))
-    wanted = np.arange(0, total, every)
-    points = np.unique(np.searchsorted(scan.first_samples, wanted, side="right") - 1)
+    frame_samples = np.diff(index.first_samples)
+    wanted = np.arange(0, info.total_samples, every)
+    points = np.unique(np.searchsorted(index.first_samples[:-1], wanted, side="right") - 1)
     table = b"".join(
-        struct.pack(">QQH", int(scan.first_samples[i]), int(scan.offsets[i]) - first, int(frame_samples[i]))
+        struct.pack(">QQH", int(index.first_samples[i]), int(index.offsets[i]) - first, int(frame_samples[i]))
         for i in points
     )
     blocks.insert(1, (3, table))  # right after STREAMINFO

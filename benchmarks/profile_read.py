@@ -51,11 +51,11 @@ def main() -> None:
         with no_gc():
             for i, s in enumerate(starts.tolist()):
                 t0 = time.perf_counter()
-                plan = reader.index.plan(s, s + args.width, 0)
+                (span,) = reader.index.plan(s, s + args.width)
                 t1 = time.perf_counter()
-                data = memoryview(reader.blob.read(plan.byte_start, plan.byte_stop))
+                data = memoryview(reader.blob.read(span.byte_start, span.byte_stop))
                 t2 = time.perf_counter()
-                offsets = reader.index.offsets[plan.first_frame : plan.stop_frame + 1] - plan.byte_start
+                offsets = reader.index.offsets[span.lead : span.stop + 1] - span.byte_start
                 bounds = offsets.tolist()
                 frames = [data[a:b] for a, b in itertools.pairwise(bounds)]
                 t3 = time.perf_counter()

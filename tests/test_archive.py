@@ -230,7 +230,7 @@ def test_info_describes_the_recording(tmp_path: Path) -> None:
     assert (info.id, info.samplerate, info.channels, info.samples) == (1, 96_000, 3, 10_000)
     assert info.duration == pytest.approx(10_000 / 96_000)
     assert info.bits_per_sample == 32 and info.source.sample_format == "int32"  # an int32 array is 32-bit
-    assert info.codec == {"id": "flac", "compression_level": 5, "blocksize": 4096}
+    assert info.codec == {"id": "flac", "compression_level": 5, "blocksize": 4096, "float_bits": 24}
     assert info.stored_bytes == zarr.open_group(tmp_path / "a.zarr", mode="r")["1/0/blob"].shape[0]
     assert info.source.name == "<array>" and info.source.path is None
     assert info.imported_at.utcoffset().total_seconds() == 0

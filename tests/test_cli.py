@@ -104,11 +104,12 @@ def test_groups_and_wav_output_in_process(
 
 def test_codec_parameters_are_honoured_even_when_zero(tmp_path: Path, folder: Path) -> None:
     archive = str(tmp_path / "a.zarr")
-    result = run("import", archive, str(folder / "b.flac"), "--compression-level", "0", "--blocksize", "1152")
+    options = ("--codec", "flac", "--codec-option", "compression_level=0", "--codec-option", "blocksize=1152")
+    result = run("import", archive, str(folder / "b.flac"), *options)
     assert result.returncode == 0, result.stderr
     codec = wildzarr.open(archive, mode="r")[1].info.codec
-    assert codec == {"id": "flac", "compression_level": 0, "blocksize": 1152}
-    bad = run("import", archive, str(folder / "night1"), "--blocksize", "0")
+    assert codec == {"id": "flac", "compression_level": 0, "blocksize": 1152, "float_bits": 24}
+    bad = run("import", archive, str(folder / "night1"), "--codec", "flac", "--codec-option", "blocksize=0")
     assert bad.returncode == 1 and "blocksize" in bad.stderr and "Traceback" not in bad.stderr
 
 

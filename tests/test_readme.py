@@ -22,7 +22,10 @@ def test_the_python_snippet_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     namespace: dict[str, object] = {}
     exec(compile(snippet.group(1), "README.md", "exec"), namespace)
     arc = namespace["arc"]
-    assert arc.ids() == [1] and arc[1].user_meta == {"site": "A", "verified": True}  # type: ignore[attr-defined]
+    assert arc.ids() == [1, 2] and arc[1].user_meta == {"site": "A", "verified": True}  # type: ignore[attr-defined]
+    first, second = arc[1], arc[2]  # type: ignore[index]
+    assert first.info.codec_choice == "automatic: 16-bit integer PCM -> FLAC, lossless"
+    assert second.info.codec["id"] == "npy" and (second.read() == first.read()).all()
     assert os.path.isdir(tmp_path / "archive.zarr" / "sites" / "A" / "2024")
 
 

@@ -210,7 +210,9 @@ def test_import_list_read_remove_through_the_api(s3_url: S3Target, tmp_path: Pat
     arc = wildzarr.open(target, path="A/2024", storage_options=options)
     assert arc.ids() == [] and len(arc) == 0
     first = arc.add(array, samplerate=48_000, user_meta={"site": "A"})
-    second = arc.add(wav, user_meta={"detector": "BATLOGGER"}, compression_level=8, blocksize=1152)
+    second = arc.add(
+        wav, user_meta={"detector": "BATLOGGER"}, codec="flac", compression_level=8, blocksize=1152
+    )
     assert (first.id, second.id) == (1, 2)
     assert arc.ids() == [1, 2] and len(arc) == 2 and 2 in arc and 3 not in arc
     assert [rec.id for rec in arc] == [1, 2]
@@ -348,16 +350,17 @@ CORPUS_FILES = (
 def test_corpus_round_trip(s3_url: S3Target, corpus_dir: Path, tmp_path: Path) -> None:
     """Real recordings imported to S3 by the CLI read back exactly as from a local archive.
 
-    The corpus's 32-bit float WAV fails (FLAC cannot hold it losslessly): exit status 1, the rest imported.
+    The 32-bit float WAV goes in too (npy); a file that is not audio fails (exit status 1), the rest imported.
     """
     url, options = s3_url
     target = f"{url}/corpus"
-    files = [corpus_dir / name for name in CORPUS_FILES if (corpus_dir / name).is_file()]
-    float_wav = corpus_dir / "bat_Rhinolophus_500k_float32.wav"
-    sources = [str(f) for f in files] + ([str(float_wav)] if float_wav.is_file() else [])
-    result = run("import", target, *sources, *cli_options(options))
-    assert result.returncode == (1 if float_wav.is_file() else 0), result.stderr
-    assert result.stdout.splitlines()[-1].startswith(f"imported {len(files)}, skipped 0")
+    names = [*CORPUS_FILES, "bat_Rhinolophus_500k_float32.wav"]
+    files = [corpus_dir / name for name in names if (corpus_dir / name).is_file()]
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("field notes, not audio")
+    result = run("import", target, *map(str, files), str(not_audio), *cli_options(options))
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines()[-1] == f"imported {len(files)}, skipped 0, failed 1"
 
     remote = wildzarr.open(target, mode="r", storage_options=options)
     local = wildzarr.open(tmp_path / "local.zarr")

@@ -24,7 +24,7 @@ from wildzarr.errors import (
     DamagedRecordingError,
     RecordingNotFoundError,
 )
-from wildzarr.importer import import_recording, make_codec
+from wildzarr.importer import import_recording
 from wildzarr.layout import LEDGER, ZARR_JSON, ArchiveAttrs, LedgerAttrs, recording_key
 from wildzarr.location import Location
 from wildzarr.metadata import FORMAT_VERSION
@@ -306,10 +306,11 @@ class Archive:
         self,
         source: str | os.PathLike[str] | np.ndarray,
         *,
-        codec: str | dict[str, Any] | Codec = "flac",
+        codec: str | dict[str, Any] | Codec = "auto",
         user_meta: dict[str, Any] | None = None,
         samplerate: int | None = None,
         allow_duplicates: bool = False,
+        allow_truncated: bool = False,
         **codec_params: Any,
     ) -> Recording:
         """Import a recording and return it.
@@ -321,11 +322,17 @@ class Archive:
         ----------
         source : path or numpy.ndarray
             A file PyAV decodes (wav, flac, mp3, ogg vorbis/opus, m4a/aac, the
-            audio stream of mp4/mkv...) or an integer array of shape
-            ``(samples, channels)`` or ``(samples,)`` (then give ``samplerate``).
-            An array is neither copied nor changed; do not change it during the call.
+            audio stream of mp4/mkv...) or an array of shape ``(samples,
+            channels)`` or ``(samples,)`` (then give ``samplerate``), dtype
+            uint8, int8, int16, int32, int64, float32 or float64. An array is
+            neither copied nor changed; do not change it during the call.
         codec : str, dict or Codec
-            ``"flac"`` (default), a codec config or instance.
+            ``"auto"`` (default: FLAC for integer PCM, npy for float PCM and
+            64-bit integers, the source's own frames for AAC, 24-bit FLAC for
+            other lossy sources; see :mod:`wildzarr.codecs.auto` and
+            docs/codecs.md), a registered codec id (``"flac"``, ``"aac"``,
+            ``"npy"``), a codec config or a Codec instance. The choice and its
+            reason are recorded in ``info.codec_choice``.
         user_meta : dict, optional
             JSON-compatible metadata stored with the recording: at most
             512 KiB as JSON, nested at most 32 deep.
@@ -333,8 +340,12 @@ class Archive:
             Sample rate in Hz of an array source (required for arrays).
         allow_duplicates : bool
             Import even if a recording with the same content (sha256) exists.
+        allow_truncated : bool
+            Import the samples a truncated WAV or FLAC file holds (its header
+            announces more, as when a recorder's battery died); ``info.truncated``
+            records both counts. Default False: such a file raises SourceError.
         **codec_params
-            Codec parameters, e.g. ``compression_level=8, blocksize=4096`` for FLAC.
+            Parameters of a named codec, e.g. ``compression_level=8, blocksize=4096`` for FLAC.
 
         Returns
         -------
@@ -345,7 +356,8 @@ class Archive:
         SourceError
             The file or array cannot be imported (empty, truncated, not audio...).
         UnsupportedSourceError
-            The codec cannot store this audio (FLAC: floating-point PCM, > 8 channels).
+            The codec cannot store this audio (AAC: a sample rate above 96 kHz
+            without time expansion, more than 8 channels; FLAC: more than 32 bits).
         DuplicateRecordingError
             The same content is already archived, or being imported by another
             writer right now (its id is in the message and in ``existing_id``).
@@ -362,14 +374,15 @@ class Archive:
         """
         location = self._location
         location.check_writable("add a recording")
-        codec_obj = make_codec(codec, codec_params)
         return import_recording(
             location,
             source,
-            codec=codec_obj,
+            codec=codec,
+            codec_params=codec_params,
             user_meta={} if user_meta is None else user_meta,
             samplerate=samplerate,
             allow_duplicates=allow_duplicates,
+            allow_truncated=allow_truncated,
         )
 
     def remove(self, rid: int) -> None:

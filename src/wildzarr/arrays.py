@@ -69,6 +69,7 @@ def _documents(build: dict[str, np.ndarray | tuple[int, int]]) -> dict[str, byte
                 chunks=spec.shape,
                 dtype="int64",
                 compressors=[ZstdCodec(level=_INDEX_ZSTD_LEVEL), Crc32cCodec()],
+                config={"write_empty_chunks": True},  # an all-zero table (one frame at byte 0) is a chunk too
             )
             array[...] = spec
         else:
@@ -91,7 +92,8 @@ def index_nodes(table: np.ndarray) -> dict[str, bytes]:
     Parameters
     ----------
     table : numpy.ndarray
-        int64 of shape ``(frames, 2)``: byte offset, first sample.
+        int64 of shape ``(frames, 2)`` (byte offset, first decoded sample) or
+        ``(frames, 3)`` (and the frame's CRC-32), :meth:`wildzarr.index.FrameIndex.to_table`.
     """
     nodes = _documents({"index": np.ascontiguousarray(table, dtype=np.int64)})
     return {key.removeprefix("index/"): data for key, data in nodes.items()}
@@ -122,8 +124,8 @@ def _open_index(nodes: dict[str, bytes]) -> zarr.Array:
         array = zarr.open_array(store, path="index", mode="r", zarr_format=3)
     except Exception as exc:  # zarr raises many kinds on a damaged document
         raise DocumentError(f"index/zarr.json is not a valid array document ({exc})") from None
-    if array.ndim != 2 or array.shape[1] != 2 or array.dtype != np.int64:
-        raise DocumentError(f"the index is {array.dtype} of shape {array.shape}, not int64 (frames, 2)")
+    if array.ndim != 2 or array.shape[1] not in (2, 3) or array.dtype != np.int64:
+        raise DocumentError(f"the index is {array.dtype} of shape {array.shape}, not int64 (frames, 2 or 3)")
     return array
 
 
@@ -167,12 +169,12 @@ def decode_index(nodes: dict[str, bytes]) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        int64 of shape ``(frames, 2)``.
+        int64 of shape ``(frames, 2)`` or ``(frames, 3)``.
 
     Raises
     ------
     DocumentError
-        If the document is not a 2-column int64 array, a chunk is missing, or a
+        If the document is not a 2- or 3-column int64 array, a chunk is missing, or a
         chunk does not decode (a crc32c or zstd failure).
     """
     array = _open_index(nodes)

@@ -2,8 +2,8 @@
 
 ::
 
-    wildzarr import  ARCHIVE SOURCE... [--codec flac] [--meta KEY=VALUE]...
-                     [--compression-level N] [--blocksize N] [--allow-duplicates]
+    wildzarr import  ARCHIVE SOURCE... [--codec auto] [--codec-option KEY=VALUE]...
+                     [--meta KEY=VALUE]... [--allow-duplicates] [--allow-truncated]
     wildzarr ls      ARCHIVE [--json]
     wildzarr info    ARCHIVE ID [--json]
     wildzarr read    ARCHIVE ID [--start N] [--stop N] -o OUT
@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 import wildzarr
 from wildzarr.codecs import codec_ids
+from wildzarr.codecs.auto import AUTO
 from wildzarr.errors import DuplicateRecordingError, WildzarrError
 from wildzarr.export import SUFFIXES, write_samples
 from wildzarr.repair import repair
@@ -97,11 +98,9 @@ def _open(args: argparse.Namespace, mode: str) -> wildzarr.Archive:
 def _cmd_import(args: argparse.Namespace) -> int:
     meta = _pairs(args.meta, "--meta")
     files = list(_expand(args.sources))
-    codec_params = {
-        k: v
-        for k, v in (("compression_level", args.compression_level), ("blocksize", args.blocksize))
-        if v is not None
-    }
+    codec_params = _pairs(args.codec_option, "--codec-option")
+    if codec_params and args.codec == AUTO:
+        raise _UsageError("--codec-option needs a named --codec, not auto")
     imported = skipped = failed = 0
     try:
         with _open(args, "a") as archive:
@@ -113,6 +112,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
                         codec=args.codec,
                         user_meta=meta,
                         allow_duplicates=args.allow_duplicates,
+                        allow_truncated=args.allow_truncated,
                         **codec_params,
                     )
                 except DuplicateRecordingError as exc:
@@ -126,7 +126,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
                     info = rec.info
                     tqdm.write(
                         f"{rec.id:>7} {show(path)} ({info.duration:.3f} s, {info.samplerate} Hz, "
-                        f"{info.channels} ch, {info.bits_per_sample}-bit)"
+                        f"{info.channels} ch, {info.codec['id']})"
                     )
     except KeyboardInterrupt:
         print(f"interrupted: imported {imported}, skipped {skipped}, failed {failed}", file=sys.stderr)
@@ -145,6 +145,7 @@ def _summary(rec: wildzarr.Recording) -> dict[str, Any]:
         "samples": i.samples,
         "duration": i.duration,
         "bits_per_sample": i.bits_per_sample,
+        "dtype": i.stored_format().dtype,
         "codec": i.codec["id"],
         "stored_bytes": i.stored_bytes,
     }
@@ -159,11 +160,14 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'id':>7}  {'duration s':>11}  {'rate Hz':>8}  {'ch':>2}  {'bits':>4}  {'stored':>11}  name")
+    print(
+        f"{'id':>7}  {'duration s':>11}  {'rate Hz':>8}  {'ch':>3}  {'bits':>4}  "
+        f"{'codec':>5}  {'stored':>11}  name"
+    )
     for r in rows:
         print(
-            f"{r['id']:>7}  {r['duration']:>11.3f}  {r['samplerate']:>8}  {r['channels']:>2}  "
-            f"{r['bits_per_sample']:>4}  {r['stored_bytes']:>11}  {show(r['name'])}"
+            f"{r['id']:>7}  {r['duration']:>11.3f}  {r['samplerate']:>8}  {r['channels']:>3}  "
+            f"{r['bits_per_sample']:>4}  {r['codec']:>5}  {r['stored_bytes']:>11}  {show(r['name'])}"
         )
     return 0
 
@@ -193,7 +197,7 @@ def _cmd_read(args: argparse.Namespace) -> int:
     with _open(args, "r") as archive:
         rec = archive[args.id]
         samples = rec.read(args.start, args.stop)
-        write_samples(args.output, samples, rec.samplerate, rec.info.bits_per_sample)
+        write_samples(args.output, samples, rec.info.stored_format())
     print(
         f"wrote {len(samples)} samples x {samples.shape[1]} ch of recording {rec.id} to {show(args.output)}"
     )
@@ -265,7 +269,21 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("import", "import audio files (folders are searched recursively)")
     p.add_argument("sources", metavar="SOURCE", nargs="+", help="audio file or folder")
-    p.add_argument("--codec", default="flac", choices=codec_ids(), help="codec (default: flac)")
+    p.add_argument(
+        "--codec",
+        default=AUTO,
+        choices=(AUTO, *codec_ids()),
+        help="codec (default: auto: FLAC for integer PCM, npy for float PCM, AAC frames kept as they are, "
+        "24-bit FLAC for other lossy sources)",
+    )
+    p.add_argument(
+        "--codec-option",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="parameter of the named --codec, VALUE parsed as JSON when it can be, e.g. "
+        "compression_level=8 for flac (repeatable)",
+    )
     p.add_argument(
         "--meta",
         metavar="KEY=VALUE",
@@ -274,9 +292,10 @@ def _parser() -> argparse.ArgumentParser:
         help="user metadata for every file; VALUE is parsed as JSON when it can be (repeatable)",
     )
     p.add_argument(
-        "--compression-level", type=int, metavar="N", help="FLAC compression level 0-8 (default 5)"
+        "--allow-truncated",
+        action="store_true",
+        help="import the samples of a truncated WAV/FLAC file (default: fail); info records the truncation",
     )
-    p.add_argument("--blocksize", type=int, metavar="N", help="FLAC block size in samples (default 4096)")
     p.add_argument(
         "--allow-duplicates",
         action="store_true",

@@ -150,15 +150,18 @@ class SourceError(WildzarrError, ValueError):
 class UnsupportedSourceError(SourceError):
     """Raised when valid audio cannot be stored by the chosen codec.
 
-    For example floating-point PCM, which FLAC cannot hold losslessly.
+    For example more than 32-bit integers for FLAC, or a sample rate above
+    96 kHz for AAC without time expansion.
     """
 
 
 class StreamError(WildzarrError, ValueError):
     """Raised when a codec byte stream fails validation.
 
-    ``code`` is the C scanner's numeric error code (0 when the error did not come
-    from the C core), ``offset`` the byte offset in the stream where the problem
+    ``code`` is the status code of the codec's scanner that found it
+    (:class:`wildzarr.scan.FlacStatus`, :class:`wildzarr.scan.AdtsStatus`, or
+    the npy segment codes of :mod:`wildzarr.codecs.npy`; 0 when no scanner
+    gave one), ``offset`` the byte offset in the stream where the problem
     was found (-1 when unknown) and ``frame`` the number of the frame that failed
     (counted from 0 in the sequence a decoder was given; -1 when unknown).
     """

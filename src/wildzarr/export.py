@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import struct
 import wave
 from pathlib import Path
 
 import numpy as np
 
+from wildzarr.audio import AudioFormat
 from wildzarr.codecs import FlacCodec
 from wildzarr.errors import ArgumentError, StorageError
 
@@ -15,26 +17,27 @@ __all__ = ["SUFFIXES", "write_samples"]
 SUFFIXES = (".npy", ".wav", ".flac")
 
 
-def write_samples(path: str | Path, samples: np.ndarray, samplerate: int, bits_per_sample: int) -> None:
-    """Write integer samples to ``path``; the suffix picks the format.
+def write_samples(path: str | Path, samples: np.ndarray, fmt: AudioFormat) -> None:
+    """Write samples as a recording read returns them to ``path``; the suffix picks the format.
 
     Parameters
     ----------
     path : str or Path
         Ends in ``.npy`` (the array as is), ``.wav`` (integer PCM at
-        ``bits_per_sample``, rounded up to whole bytes; 8-bit written unsigned
-        as WAV requires) or ``.flac`` (FLAC at ``bits_per_sample``).
+        ``fmt.bits_per_sample`` rounded up to whole bytes, 8-bit unsigned as WAV
+        requires; float samples as IEEE float WAV of their width) or ``.flac``
+        (integers of 4 to 32 bits, FLAC at ``fmt.bits_per_sample``).
     samples : numpy.ndarray
-        int16 or int32 of shape ``(n, channels)``, true values (as ``Recording.read`` returns).
-    samplerate : int
-        Hz.
-    bits_per_sample : int
-        Bit depth of the values.
+        Shape ``(n, channels)``, dtype ``fmt.dtype``.
+    fmt : AudioFormat
+        Sample rate (Hz), channels, dtype and bit depth of ``samples``.
 
     Raises
     ------
     ArgumentError
-        If the suffix is not one of ``.npy``, ``.wav``, ``.flac``.
+        If the suffix is not one of ``.npy``, ``.wav``, ``.flac``, or the
+        format cannot hold the samples (float or 64-bit samples as FLAC,
+        64-bit integers as WAV).
     StorageError
         If the file cannot be written (no such folder, permission denied, disk full).
     """
@@ -43,37 +46,75 @@ def write_samples(path: str | Path, samples: np.ndarray, samplerate: int, bits_p
     if suffix not in SUFFIXES:
         raise ArgumentError(f"{path}: output must end in one of {', '.join(SUFFIXES)}")
     try:
-        _write(path, suffix, samples, samplerate, bits_per_sample)
+        if suffix == ".npy":
+            np.save(path, samples)
+        elif suffix == ".wav":
+            _write_wav(path, samples, fmt)
+        else:
+            _write_flac(path, samples, fmt)
     except OSError as exc:
         raise StorageError(f"{path}: cannot write the file: {exc.strerror or exc}", str(path)) from exc
 
 
-def _write(path: Path, suffix: str, samples: np.ndarray, samplerate: int, bits_per_sample: int) -> None:
-    if suffix == ".npy":
-        np.save(path, samples)
-    elif suffix == ".wav":
-        _write_wav(path, samples, samplerate, bits_per_sample)
-    elif suffix == ".flac":
-        with path.open("wb") as out:
-            FlacCodec().encode(
-                [np.ascontiguousarray(samples)],
-                out,
-                samplerate=samplerate,
-                channels=samples.shape[1],
-                bits_per_sample=bits_per_sample,
-            )
+def _write_flac(path: Path, samples: np.ndarray, fmt: AudioFormat) -> None:
+    codec = FlacCodec()
+    if fmt.kind == "float" or codec.check(fmt).bits_per_sample != fmt.bits_per_sample:
+        raise ArgumentError(
+            f"{path}: FLAC holds 4- to 32-bit integers, not {fmt.describe()}; write .wav or .npy"
+        )
+    stored = codec.check(fmt)
+    block = np.ascontiguousarray(samples.astype(stored.numpy_dtype) - (128 if fmt.kind == "uint" else 0))
+    with path.open("wb") as out:
+        codec.encode([block], out, stored)
 
 
-def _write_wav(path: Path, samples: np.ndarray, samplerate: int, bits_per_sample: int) -> None:
-    """PCM WAV (RIFF WAVE, format tag 1); 8-bit is unsigned with offset 128, wider is signed little-endian."""
-    width = (bits_per_sample + 7) // 8
-    values = samples.astype("<i4")
+def _write_wav(path: Path, samples: np.ndarray, fmt: AudioFormat) -> None:
+    """PCM WAV: format tag 1 for integers (8-bit unsigned, offset 128; wider signed), 3 for floats."""
+    if fmt.kind == "float":
+        _write_float_wav(path, samples, fmt)
+        return
+    if fmt.bits_per_sample > 32:
+        raise ArgumentError(f"{path}: WAV holds at most 32-bit integers, not {fmt.describe()}; write .npy")
+    width = (fmt.bits_per_sample + 7) // 8
     if width == 1:
-        data = (values + 128).astype(np.uint8).tobytes()
+        centred = samples.astype(np.int16) + (0 if fmt.kind == "uint" else 128)
+        data = centred.astype(np.uint8).tobytes()
     else:
+        values = samples.astype("<i4")
         data = values.view(np.uint8).reshape(*values.shape, 4)[..., :width].tobytes()
     with path.open("wb") as file, wave.open(file, "wb") as out:  # open first: a bad path fails cleanly
         out.setnchannels(samples.shape[1])
         out.setsampwidth(width)
-        out.setframerate(samplerate)
+        out.setframerate(fmt.samplerate)
         out.writeframes(data)
+
+
+def _write_float_wav(path: Path, samples: np.ndarray, fmt: AudioFormat) -> None:
+    """IEEE float WAV: ``fmt `` chunk with format tag 3 and ``cbSize`` 0, a ``fact`` chunk, then ``data``.
+
+    Python's :mod:`wave` writes integer PCM only. Layout from Microsoft's
+    WAVEFORMATEX (mmreg.h: ``WAVE_FORMAT_IEEE_FLOAT = 3``; non-PCM formats need
+    ``cbSize`` and a ``fact`` chunk holding the sample frames).
+    """
+    width = samples.dtype.itemsize
+    channels = samples.shape[1]
+    data = np.ascontiguousarray(samples, dtype=samples.dtype.newbyteorder("<")).tobytes()
+    fmt_chunk = struct.pack(
+        "<HHIIHHH",
+        3,
+        channels,
+        fmt.samplerate,
+        fmt.samplerate * channels * width,
+        channels * width,
+        8 * width,
+        0,
+    )
+    fact_chunk = struct.pack("<I", len(samples))
+    body = b"WAVE" + _chunk(b"fmt ", fmt_chunk) + _chunk(b"fact", fact_chunk) + _chunk(b"data", data)
+    with path.open("wb") as out:
+        out.write(_chunk(b"RIFF", body))
+
+
+def _chunk(name: bytes, payload: bytes) -> bytes:
+    """A RIFF chunk: id, little-endian size, payload, a pad byte when the size is odd."""
+    return name + struct.pack("<I", len(payload)) + payload + (b"\0" if len(payload) % 2 else b"")

@@ -4,17 +4,21 @@
 the archive as it was. The steps (docs/design.md, "Import"; the records are
 described in :mod:`wildzarr.ledger`):
 
-1. **Checks before any work**: user metadata, codec parameters, the source's
-   format against the codec.
+1. **Checks before any work**: user metadata, the codec choice
+   (:mod:`wildzarr.codecs.auto`), the source's format against the codec, for
+   each stream (a codec holding at most N channels gets several streams).
 2. **Duplicate check** by the source's sha256: the content claim, one read.
-3. **Encode** into a temporary file and **scan** it with the codec's (C)
-   scanner, which validates every frame. Nothing is written to the archive yet,
-   so bad input fails here with the archive untouched.
+3. **Encode** each stream into a temporary file (or let a codec keep the
+   source's own compressed frames) and **scan** it with the codec's scanner,
+   which validates every frame; the frame index gets the stream's encoder
+   delay, padding, pre-roll and, for codecs whose frames carry no checksum, a
+   CRC-32 per frame. Nothing is written to the archive yet, so bad input fails
+   here with the archive untouched.
 4. **Claim an id** (exclusive create of ``ids/<id>`` with a lease marking the
    import alive) and **claim the content** (``sha256/<hex>``): the second of two
    imports of the same content stops here with DuplicateRecordingError.
-5. **Write** the stream nodes under ``P/<id>/`` (stream document, blob array and
-   chunks, index array), then make them durable (``Backend.sync``: fsync on a
+5. **Write** the stream nodes under ``P/<id>/<k>/`` (stream document, blob array
+   and chunks, index array), then make them durable (``Backend.sync``: fsync on a
    local folder).
 6. **Write the recording document** ``P/<id>/zarr.json`` (exclusive create,
    durable), then **commit**: create the marker ``complete/<id>`` (durable).
@@ -27,26 +31,34 @@ described in :mod:`wildzarr.ledger`):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import mmap
 import os
 import tempfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from wildzarr._version import __version__
 from wildzarr.arrays import blob_chunk_ranges, blob_document, index_nodes
-from wildzarr.codecs import Codec, StreamLayout, get_codec
+from wildzarr.audio import AudioFormat, convert, first_nonfinite
+from wildzarr.codecs import Codec, Encoded
+from wildzarr.codecs.auto import CodecChoice, choose_codec
 from wildzarr.documents import DocumentError, encode_group
 from wildzarr.errors import (
-    ArgumentError,
     DuplicateRecordingError,
     MetadataError,
     SourceError,
+    StreamError,
     UnsupportedSourceError,
 )
+from wildzarr.index import FrameIndex
 from wildzarr.layout import BLOB, INDEX, ZARR_JSON, RecordingAttrs, StreamAttrs, recording_key
 from wildzarr.ledger import IdClaim, new_token
 from wildzarr.location import Location
@@ -55,36 +67,30 @@ from wildzarr.recording import Recording
 from wildzarr.sources import Source, open_source
 from wildzarr.storage import join
 
-__all__ = ["import_recording", "make_codec"]
+__all__ = ["import_recording"]
 
 
-def make_codec(codec: str | dict[str, Any] | Codec, params: dict[str, Any]) -> Codec:
-    """The codec named by ``codec`` (an id, a config dict or an instance) with ``params``.
+@dataclass(frozen=True)
+class _Stream:
+    """One encoded and scanned stream, ready to be written."""
 
-    Raises
-    ------
-    ArgumentError
-        For an unknown codec id or invalid parameters, or parameters given
-        beside a Codec instance.
-    """
-    if isinstance(codec, Codec):
-        if params:
-            raise ArgumentError("give codec parameters either in the Codec object or as keywords, not both")
-        return codec
-    try:
-        return get_codec(codec, **params)
-    except (TypeError, ValueError) as exc:
-        raise ArgumentError(f"codec {codec!r}: {exc}") from None
+    first_channel: int
+    stored: AudioFormat
+    index: FrameIndex
+    decoder_config: dict[str, Any]
+    data: memoryview
 
 
 def import_recording(
     location: Location,
     source: str | os.PathLike[str] | np.ndarray,
     *,
-    codec: Codec,
+    codec: str | dict[str, Any] | Codec,
+    codec_params: dict[str, Any],
     user_meta: dict[str, Any],
     samplerate: int | None,
     allow_duplicates: bool,
+    allow_truncated: bool,
 ) -> Recording:
     """Import ``source`` as a new recording of the archive at ``location`` and return it.
 
@@ -92,45 +98,43 @@ def import_recording(
     error or interrupt the archive is left as it was.
     """
     user_meta = check_json_dict(user_meta, "user metadata", max_bytes=USER_META_BYTES)
-    ledger = location.ledger
-    with open_source(source, samplerate=samplerate) as src:
-        fmt = src.format
-        try:
-            codec.check(fmt.samplerate, fmt.channels, fmt.bits_per_sample, fmt.is_float)
-        except UnsupportedSourceError as exc:
-            raise UnsupportedSourceError(f"{src.name}: {exc}") from None
+    with open_source(source, samplerate=samplerate, allow_truncated=allow_truncated) as src:
+        choice = choose_codec(codec, codec_params, src.format)
+        groups = _channel_groups(choice.codec, src.format.channels)
+        stored = [_check(choice.codec, src.format.audio.with_(channels=n), src.name) for _, n in groups]
         source_info = src.source_info()
         if not allow_duplicates:
-            _raise_if_duplicate(ledger.find(source_info.sha256), src.name)
-        with tempfile.TemporaryFile(prefix="wildzarr-") as spool:
-            samples = codec.encode(
-                src.blocks(),
-                spool,
-                samplerate=fmt.samplerate,
-                channels=fmt.channels,
-                bits_per_sample=fmt.bits_per_sample,
-            )
-            if samples == 0:
-                raise SourceError(f"{src.name}: holds no samples")
-            spool.flush()
-            with mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                stream = memoryview(mapped)
-                try:
-                    layout = codec.scan(stream)
-                    if layout.samples != samples:
-                        raise SourceError(
-                            f"{src.name}: the encoder wrote {samples} samples "
-                            f"but the stream holds {layout.samples}"
-                        )
-                    payload = stream[: layout.end]
-                    try:
-                        return _store(
-                            location, src, codec, layout, payload, source_info, user_meta, allow_duplicates
-                        )
-                    finally:
-                        payload.release()  # no view of the mmap may outlive it, not even in a traceback
-                finally:
-                    stream.release()
+            _raise_if_duplicate(location.ledger.find(source_info.sha256), src.name)
+        with contextlib.ExitStack() as stack:
+            kept = _keep(choice, src, stack) if len(groups) == 1 else None
+            if kept is not None:
+                used, reason, streams = kept[0], kept[1], [kept[2]]
+            else:
+                used, reason = choice.codec, choice.reason
+                streams = [
+                    _encode(used, src, first, fmt, stack)
+                    for (first, _), fmt in zip(groups, stored, strict=True)
+                ]
+            samples = {s.index.samples for s in streams}
+            if len(samples) != 1:
+                raise SourceError(
+                    f"{src.name}: the streams hold different numbers of samples: {sorted(samples)}"
+                )
+            return _store(location, src, used, reason, streams, source_info, user_meta, allow_duplicates)
+
+
+def _channel_groups(codec: Codec, channels: int) -> list[tuple[int, int]]:
+    """(first channel, channels) of each stream: at most ``codec.max_channels`` each."""
+    most = codec.max_channels or channels
+    return [(first, min(most, channels - first)) for first in range(0, channels, most)]
+
+
+def _check(codec: Codec, fmt: AudioFormat, name: str) -> AudioFormat:
+    """The stored format of ``codec`` for ``fmt``; its refusal names the source."""
+    try:
+        return codec.check(fmt)
+    except UnsupportedSourceError as exc:
+        raise UnsupportedSourceError(f"{name}: {exc}") from None
 
 
 def _raise_if_duplicate(existing: int | None, name: str) -> None:
@@ -142,12 +146,95 @@ def _raise_if_duplicate(existing: int | None, name: str) -> None:
         )
 
 
+def _spool(stack: contextlib.ExitStack) -> IO[bytes]:
+    return stack.enter_context(tempfile.TemporaryFile(prefix="wildzarr-"))
+
+
+def _keep(choice: CodecChoice, src: Source, stack: contextlib.ExitStack) -> tuple[Codec, str, _Stream] | None:
+    """The first codec of ``choice.keepers`` that keeps the source's frames, with its reason and stream."""
+    for keeper in choice.keepers:
+        try:
+            fmt = keeper.check(src.format.audio)
+        except UnsupportedSourceError:
+            continue  # it could not store this audio anyway: the chosen codec encodes it
+        spool = _spool(stack)
+        encoded = keeper.keep(src, spool)
+        if encoded is not None:
+            stream = _scan(keeper, src, 0, fmt, encoded, spool, stack)
+            return keeper, choice.kept_reason(keeper, src.format.codec), stream
+    return None
+
+
+def _encode(
+    codec: Codec, src: Source, first: int, stored: AudioFormat, stack: contextlib.ExitStack
+) -> _Stream:
+    """Encode channels ``[first, first + stored.channels)`` of the source into a spool and scan it."""
+    spool = _spool(stack)
+    encoded = codec.encode(_conformed(src, first, stored), spool, stored)
+    return _scan(codec, src, first, stored, encoded, spool, stack)
+
+
+def _conformed(src: Source, first: int, stored: AudioFormat) -> Iterator[np.ndarray]:
+    """The source's blocks, channels ``[first, first + stored.channels)``, converted to the stored format."""
+    given = src.format.audio.with_(channels=stored.channels)
+    whole = stored.channels == src.format.channels
+    position = 0
+    for block in src.blocks():
+        part = block if whole else np.ascontiguousarray(block[:, first : first + stored.channels])
+        if stored.kind != "float":
+            bad = first_nonfinite(part)
+            if bad is not None:
+                raise SourceError(
+                    f"{src.name}: NaN or infinite sample at sample {position + bad}; "
+                    "codec='npy' stores such samples exactly"
+                )
+        yield convert(part, given, stored)
+        position += len(block)
+
+
+def _scan(
+    codec: Codec,
+    src: Source,
+    first: int,
+    stored: AudioFormat,
+    encoded: Encoded,
+    spool: IO[bytes],
+    stack: contextlib.ExitStack,
+) -> _Stream:
+    """Map the spooled stream, index it, and add delay, padding, pre-roll and checksums to the index."""
+    if encoded.samples == 0:
+        raise SourceError(f"{src.name}: holds no samples")
+    spool.flush()
+    mapped = stack.enter_context(mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ))
+    whole = memoryview(mapped)
+    stack.callback(whole.release)  # no view of the mmap may outlive it, not even in a traceback
+    scanned = codec.scan(whole, stored, encoded)
+    index = scanned.index
+    padding = index.decoded - encoded.delay - encoded.samples
+    if padding < 0 or encoded.delay < 0:
+        raise StreamError(
+            f"{src.name}: the stream decodes to {index.decoded} samples, fewer than its delay "
+            f"{encoded.delay} plus the {encoded.samples} samples encoded"
+        )
+    preroll = codec.preroll if scanned.preroll is None else scanned.preroll
+    index = index.with_trim(delay=encoded.delay, padding=padding, preroll=preroll)
+    data = whole[: index.end]
+    stack.callback(data.release)
+    if codec.frame_checksums:
+        bounds = index.offsets.tolist()
+        index = index.with_checksums(
+            np.array([zlib.crc32(data[a:b]) for a, b in itertools.pairwise(bounds)], dtype=np.int64)
+        )
+    index.check()
+    return _Stream(first, stored, index, scanned.decoder_config, data)
+
+
 def _store(
     location: Location,
     src: Source,
     codec: Codec,
-    layout: StreamLayout,
-    stream: memoryview,
+    reason: str,
+    streams: list[_Stream],
     source_info: SourceInfo,
     user_meta: dict[str, Any],
     allow_duplicates: bool,
@@ -156,7 +243,8 @@ def _store(
     backend, ledger, prefix = location.backend, location.ledger, location.prefix
     fmt = src.format
     token = new_token()
-    stream_sha256 = hashlib.sha256(stream).hexdigest()
+    samples = streams[0].index.samples
+    stored = streams[0].stored
     claim = ledger.claim_id(
         token,
         source_info.sha256,
@@ -170,41 +258,31 @@ def _store(
         if holder is not None and not allow_duplicates:
             _raise_if_duplicate(holder, src.name)
         content_claimed = holder is None
-        stream_key = recording_key(prefix, rid, "0")
-        stream_attrs = StreamAttrs(
-            codec=codec.get_config(),
-            decoder_config=layout.decoder_config,
-            first_channel=0,
-            channels=fmt.channels,
-            samples=layout.samples,
-            stored_bytes=len(stream),
-            sha256=stream_sha256,
-            token=token,
-        )
-        backend.put(join(stream_key, ZARR_JSON), encode_group(stream_attrs.model_dump(mode="json")))
-        backend.put(join(stream_key, BLOB, ZARR_JSON), blob_document(len(stream)))
-        for key, begin, end, padding in blob_chunk_ranges(len(stream)):
-            with stream[begin:end] as piece:  # released at once: no view of the mmap may outlive it
-                backend.put(join(stream_key, BLOB, key), bytes(piece) + bytes(padding) if padding else piece)
-        table = np.stack([layout.offsets, layout.first_samples], axis=1).astype(np.int64)
-        for key, data in index_nodes(table).items():
-            backend.put(join(stream_key, INDEX, key), data)
+        for k, stream in enumerate(streams):
+            _write_stream(location, recording_key(prefix, rid, str(k)), codec, stream, token)
         backend.sync()
+        stored_bytes = sum(len(s.data) for s in streams)
         info = RecordingInfo(
             id=rid,
             samplerate=fmt.samplerate,
             channels=fmt.channels,
-            samples=layout.samples,
-            duration=layout.samples / fmt.samplerate,
-            bits_per_sample=fmt.bits_per_sample,
+            samples=samples,
+            duration=samples / fmt.samplerate,
+            bits_per_sample=stored.bits_per_sample,
+            dtype=stored.dtype,
             codec=codec.get_config(),
-            stored_bytes=len(stream),
+            codec_choice=reason,
+            lossy=codec.lossy,
+            truncated=None
+            if src.truncated is None
+            else {"announced": src.truncated[0], "found": src.truncated[1]},
+            stored_bytes=stored_bytes,
             source=source_info,
             imported_at=datetime.now(UTC),
             wildzarr_version=__version__,
         )
         attrs = RecordingAttrs(
-            streams=1, info=info, file_meta=src.file_meta, user_meta=user_meta, token=token
+            streams=len(streams), info=info, file_meta=src.file_meta, user_meta=user_meta, token=token
         )
         fields = attrs.model_dump(mode="json")
         try:
@@ -220,6 +298,33 @@ def _store(
     claim.release()
     ledger.advance_hint(rid)
     return Recording(location, rid, RecordingAttrs.model_validate(fields), {})  # as stored: no re-read
+
+
+def _write_stream(location: Location, stream_key: str, codec: Codec, stream: _Stream, token: str) -> None:
+    """Write one stream group: its document, blob array and chunks, index array."""
+    backend = location.backend
+    data, index = stream.data, stream.index
+    attrs = StreamAttrs(
+        codec=codec.get_config(),
+        decoder_config=stream.decoder_config,
+        first_channel=stream.first_channel,
+        channels=stream.stored.channels,
+        samples=index.samples,
+        stored_format=stream.stored.to_json(),
+        delay=index.delay,
+        padding=index.padding,
+        preroll=index.preroll,
+        stored_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        token=token,
+    )
+    backend.put(join(stream_key, ZARR_JSON), encode_group(attrs.model_dump(mode="json")))
+    backend.put(join(stream_key, BLOB, ZARR_JSON), blob_document(len(data)))
+    for key, begin, end, padding in blob_chunk_ranges(len(data)):
+        with data[begin:end] as piece:  # released at once: no view of the mmap may outlive it
+            backend.put(join(stream_key, BLOB, key), bytes(piece) + bytes(padding) if padding else piece)
+    for key, node in index_nodes(index.to_table()).items():
+        backend.put(join(stream_key, INDEX, key), node)
 
 
 def _commit(location: Location, claim: IdClaim, sha256: str) -> None:

@@ -1,50 +1,66 @@
-"""The frame index of a stream and range planning over it.
+"""The frame index of a stream and range planning over it: the one frame-index type.
 
-Planning is a pure function of the index: it does no I/O and knows no codec
-beyond its pre-roll count. The reader turns a plan into one byte-range fetch
-and one decode call.
+A scanner (:mod:`wildzarr.scan`) builds a :class:`FrameIndex` from a stream's
+bytes; the importer adds the stream's encoder delay, padding, pre-roll and
+(for codecs whose frames carry no checksum) per-frame CRC-32s; the stored
+table is :meth:`FrameIndex.to_table`; the reader plans every read with
+:meth:`FrameIndex.plan`. Planning is a pure function of the index: no I/O, no
+codec knowledge.
+
+Samples are counted two ways. **Decoded samples** are what the frames decode
+to, from the first frame on (``first_samples``). **Source samples** are what a
+reader asks for: decoded sample ``delay + n`` is source sample ``n``, and the
+last ``padding`` decoded samples follow the source's last sample.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from wildzarr.errors import StreamError
 
-__all__ = ["FrameIndex", "FramePlan"]
+__all__ = ["TASK_FRAMES", "FrameIndex", "FrameSpan"]
+
+#: Most frames decoded by one task; longer reads are split into tasks that run on a thread pool.
+TASK_FRAMES = 32
 
 
 @dataclass(frozen=True)
-class FramePlan:
-    """Which frames to fetch and decode for one sample range.
+class FrameSpan:
+    """One decode task of a read: consecutive frames fetched and decoded together.
 
     Attributes
     ----------
-    first_frame, stop_frame : int
-        Frames ``first_frame`` (pre-roll included) up to but excluding
-        ``stop_frame`` are decoded.
+    lead : int
+        First frame decoded (pre-roll included).
+    stop : int
+        One past the last frame decoded.
     byte_start, byte_stop : int
-        Byte range ``[byte_start, byte_stop)`` of the stream holding exactly
-        those frames.
+        Byte range ``[byte_start, byte_stop)`` of the stream holding frames ``[lead, stop)``.
     skip : int
-        Decoded samples to drop before the first requested sample.
+        Decoded samples of the span to drop before those kept (pre-roll, and
+        the part of the first frame before the requested start).
     count : int
-        Samples requested (``stop - start``).
+        Samples of the span kept.
+    out : int
+        Where the kept samples go in the result (row offset).
     """
 
-    first_frame: int
-    stop_frame: int
+    lead: int
+    stop: int
     byte_start: int
     byte_stop: int
     skip: int
     count: int
+    out: int
 
 
 @dataclass(frozen=True, eq=False)
 class FrameIndex:
-    """Byte offset and first sample of every frame of one stream.
+    """Byte offset and first decoded sample of every frame of one stream.
 
     Attributes
     ----------
@@ -52,27 +68,66 @@ class FrameIndex:
         int64, shape ``(n_frames + 1,)``: byte offset of each frame; the last
         entry is the byte offset one past the last frame.
     first_samples : numpy.ndarray
-        int64, shape ``(n_frames + 1,)``: first sample of each frame; the last
-        entry is the total number of samples (per channel).
+        int64, shape ``(n_frames + 1,)``: first decoded sample of each frame;
+        the last entry is the number of decoded samples (per channel).
+    delay : int
+        Encoder delay (priming): decoded samples before source sample 0.
+    padding : int
+        Decoded samples after the source's last sample.
+    preroll : int
+        Frames before the first frame covering a range that must be decoded
+        and discarded.
+    checksums : numpy.ndarray or None
+        uint32-valued int64, shape ``(n_frames,)``: CRC-32 (ISO-HDLC, as
+        :func:`zlib.crc32` computes it) of each frame's bytes, for codecs whose
+        frames carry no checksum; None otherwise.
     """
 
     offsets: np.ndarray
     first_samples: np.ndarray
+    delay: int = 0
+    padding: int = 0
+    preroll: int = 0
+    checksums: np.ndarray | None = None
 
     @classmethod
-    def from_table(cls, table: np.ndarray, end: int, samples: int) -> FrameIndex:
-        """Build from the stored table of shape ``(n_frames, 2)`` (byte offset, first sample)."""
-        table = np.asarray(table, dtype=np.int64).reshape(-1, 2)
+    def from_table(
+        cls, table: np.ndarray, *, end: int, decoded: int, delay: int = 0, padding: int = 0, preroll: int = 0
+    ) -> FrameIndex:
+        """Build from the stored table (:meth:`to_table`): shape ``(n_frames, 2)`` or ``(n_frames, 3)``.
+
+        Columns: byte offset, first decoded sample, and (3 columns) the frame's
+        CRC-32. ``end`` is the stream length in bytes, ``decoded`` the number of
+        decoded samples.
+        """
+        table = np.asarray(table, dtype=np.int64)
         offsets = np.append(table[:, 0], np.int64(end))
-        first_samples = np.append(table[:, 1], np.int64(samples))
-        return cls(offsets, first_samples)
+        first_samples = np.append(table[:, 1], np.int64(decoded))
+        checksums = table[:, 2].copy() if table.shape[1] == 3 else None
+        return cls(offsets, first_samples, delay=delay, padding=padding, preroll=preroll, checksums=checksums)
+
+    def to_table(self) -> np.ndarray:
+        """The table to store: int64 of shape ``(n_frames, 2)``, or ``(n_frames, 3)`` with checksums."""
+        columns = [self.offsets[:-1], self.first_samples[:-1]]
+        if self.checksums is not None:
+            columns.append(self.checksums)
+        return np.stack(columns, axis=1).astype(np.int64)
+
+    def with_trim(self, *, delay: int, padding: int, preroll: int) -> FrameIndex:
+        """A copy with the stream's delay, padding and pre-roll set."""
+        return replace(self, delay=delay, padding=padding, preroll=preroll)
+
+    def with_checksums(self, checksums: np.ndarray) -> FrameIndex:
+        """A copy carrying per-frame CRC-32s (int64 of shape ``(n_frames,)``)."""
+        return replace(self, checksums=np.asarray(checksums, dtype=np.int64))
 
     def check(self) -> None:
         """Raise StreamError unless the index is well formed.
 
         Frames must start at byte offsets that strictly increase from 0 or more
-        and lie inside the stream, and hold samples that strictly increase from
-        0 to the total: a damaged index must never silently cut or shift a read.
+        and hold decoded samples that strictly increase from 0; delay and
+        padding must leave at least one source sample; pre-roll and checksums
+        must be sensible. A damaged index must never silently cut or shift a read.
         """
         offsets, first_samples = self.offsets, self.first_samples
         if self.n_frames < 1:
@@ -83,10 +138,18 @@ class FrameIndex:
             raise StreamError(
                 "the frame index's first samples do not increase strictly from 0 to the sample count"
             )
-
-    def to_table(self) -> np.ndarray:
-        """Return the table to store: int64 of shape ``(n_frames, 2)``."""
-        return np.stack([self.offsets[:-1], self.first_samples[:-1]], axis=1)
+        if self.delay < 0 or self.padding < 0 or self.delay + self.padding >= self.decoded:
+            raise StreamError(
+                f"delay {self.delay} and padding {self.padding} leave no samples of {self.decoded} decoded"
+            )
+        if not 0 <= self.preroll <= self.n_frames:
+            raise StreamError(f"pre-roll of {self.preroll} frames is impossible")
+        if self.checksums is not None and (
+            self.checksums.shape != (self.n_frames,)
+            or np.any(self.checksums < 0)
+            or np.any(self.checksums > 0xFFFFFFFF)
+        ):
+            raise StreamError("the frame index's checksums are not one CRC-32 per frame")
 
     @property
     def n_frames(self) -> int:
@@ -94,39 +157,63 @@ class FrameIndex:
         return len(self.offsets) - 1
 
     @property
-    def samples(self) -> int:
-        """Total samples per channel."""
+    def decoded(self) -> int:
+        """Decoded samples per channel (delay and padding included)."""
         return int(self.first_samples[-1])
 
-    def frame_sizes(self, first_frame: int, stop_frame: int) -> np.ndarray:
-        """Byte sizes (int64) of frames ``[first_frame, stop_frame)``."""
-        return np.diff(self.offsets[first_frame : stop_frame + 1])
+    @property
+    def samples(self) -> int:
+        """Source samples per channel: decoded samples without delay and padding."""
+        return self.decoded - self.delay - self.padding
 
-    def plan(self, start: int, stop: int, preroll: int = 0) -> FramePlan:
-        """Plan the read of samples ``[start, stop)``.
+    @property
+    def end(self) -> int:
+        """Stream length in bytes (one past the last frame)."""
+        return int(self.offsets[-1])
+
+    def frame_of(self, decoded_sample: int) -> int:
+        """The frame holding decoded sample ``decoded_sample``."""
+        return int(np.searchsorted(self.first_samples, decoded_sample, side="right")) - 1
+
+    def plan(self, start: int, stop: int, task_frames: int = TASK_FRAMES) -> list[FrameSpan]:
+        """Plan the read of source samples ``[start, stop)``.
 
         Parameters
         ----------
         start, stop : int
-            Sample range, ``0 <= start < stop <= samples`` (checked by the caller).
-        preroll : int
-            Frames before the first covering frame that the codec must decode
-            and discard (0 for FLAC).
+            Source sample range, ``0 <= start < stop <= samples`` (checked by the caller).
+        task_frames : int
+            Most frames per span (pre-roll not counted); a read of more frames
+            is split into spans that can be decoded in parallel, each with its
+            own pre-roll.
 
         Returns
         -------
-        FramePlan
-            A binary search over ``first_samples``: O(log n_frames).
+        list of FrameSpan
+            In order; the kept counts add up to ``stop - start``. Two binary
+            searches over ``first_samples``: O(log n_frames) plus one span per
+            ``task_frames`` frames.
         """
-        first_samples = self.first_samples
-        covering = int(np.searchsorted(first_samples, start, side="right")) - 1
-        stop_frame = int(np.searchsorted(first_samples, stop, side="left"))
-        first_frame = max(covering - preroll, 0)
-        return FramePlan(
-            first_frame=first_frame,
-            stop_frame=stop_frame,
-            byte_start=int(self.offsets[first_frame]),
-            byte_stop=int(self.offsets[stop_frame]),
-            skip=start - int(first_samples[first_frame]),
-            count=stop - start,
-        )
+        first_samples, offsets = self.first_samples, self.offsets
+        begin, end = start + self.delay, stop + self.delay
+        first = self.frame_of(begin)
+        stop_frame = int(np.searchsorted(first_samples, end, side="left"))
+        spans = []
+        out = 0
+        for a, b in itertools.pairwise([*range(first, stop_frame, task_frames), stop_frame]):
+            lead = max(a - self.preroll, 0)
+            keep_from = max(begin, int(first_samples[a]))
+            keep_to = min(end, int(first_samples[b]))
+            spans.append(
+                FrameSpan(
+                    lead=lead,
+                    stop=b,
+                    byte_start=int(offsets[lead]),
+                    byte_stop=int(offsets[b]),
+                    skip=keep_from - int(first_samples[lead]),
+                    count=keep_to - keep_from,
+                    out=out,
+                )
+            )
+            out += keep_to - keep_from
+        return spans

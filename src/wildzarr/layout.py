@@ -6,7 +6,7 @@ Keys are relative to the archive group (the prefix ``P`` the archive attaches at
     P/<id>/zarr.json                group; attributes["wildzarr"] = RecordingAttrs
     P/<id>/<k>/zarr.json            group; attributes["wildzarr"] = StreamAttrs  (k = 0, 1, ...)
     P/<id>/<k>/blob                 array uint8 (stream bytes,), the codec byte stream
-    P/<id>/<k>/index                array int64 (frames, 2): byte offset, first sample
+    P/<id>/<k>/index                array int64 (frames, 2 or 3): byte offset, first decoded sample[, CRC-32]
     P/_wildzarr/zarr.json           group; the ledger of the many-writer protocol (format 2):
     P/_wildzarr/ids/<id>            id claims, never deleted (ledger.IdClaim)
     P/_wildzarr/complete/<id>       commit markers: a recording is listed iff its marker exists
@@ -89,7 +89,19 @@ class StreamAttrs(_Document):
     decoder_config: dict[str, Any] = Field(description="What the codec's decoder needs (FLAC: STREAMINFO).")
     first_channel: int = Field(ge=0, description="Channel of the recording this stream's channel 0 is.")
     channels: int = Field(ge=1)
-    samples: int = Field(ge=1, description="Samples per channel.")
+    samples: int = Field(ge=1, description="Source samples per channel (delay and padding excluded).")
+    stored_format: dict[str, Any] | None = Field(
+        default=None,
+        description="The AudioFormat the codec stores and decodes to (samplerate, channels, dtype, "
+        "bits_per_sample); absent in streams written before it was recorded: FLAC integers.",
+    )
+    delay: int = Field(
+        default=0, ge=0, description="Encoder delay (priming): decoded samples before sample 0."
+    )
+    padding: int = Field(default=0, ge=0, description="Decoded samples after the last source sample.")
+    preroll: int = Field(
+        default=0, ge=0, description="Frames decoded and discarded before a range's first frame."
+    )
     stored_bytes: int | None = Field(
         default=None, ge=1, description="Format 2: length of the stream in bytes."
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from wildzarr.audio import AudioFormat, int_dtype_for
 from wildzarr.errors import MetadataError
 
 __all__ = [
@@ -52,7 +53,7 @@ class SourceInfo(BaseModel):
     bits_per_sample: int = Field(
         ge=1,
         le=64,
-        description="Bit depth of the source's samples (32 or 64 for lossy sources decoded to float).",
+        description="Significant bits of the source's decoded samples (floats: 32 or 64).",
     )
 
 
@@ -70,13 +71,36 @@ class RecordingInfo(BaseModel):
     channels: int = Field(ge=1)
     samples: int = Field(ge=1, description="Samples per channel.")
     duration: float = Field(ge=0, description="samples / samplerate, in seconds.")
-    bits_per_sample: int = Field(ge=1, le=32, description="Bit depth of the stored integer samples.")
+    bits_per_sample: int = Field(
+        ge=1, le=64, description="Significant bits of the stored samples (floats: 32 or 64)."
+    )
+    dtype: str | None = Field(
+        default=None,
+        description="NumPy dtype a read returns by default (the codec's decoded samples); "
+        "None in documents written before it was recorded: int16 up to 16 bits, else int32.",
+    )
     codec: dict[str, Any] = Field(description='Codec configuration, e.g. {"id": "flac", ...}.')
+    codec_choice: str | None = Field(
+        default=None, description='Why this codec was used ("chosen: ...", "automatic: ...").'
+    )
+    lossy: bool = Field(
+        default=False, description="True when reads do not return the source's samples exactly."
+    )
+    truncated: dict[str, int] | None = Field(
+        default=None,
+        description="For a truncated source imported on request: the samples its header announced "
+        '("announced") and those it held ("found"); None otherwise.',
+    )
     stored_bytes: int = Field(ge=0, description="Size of the stored codec streams in bytes.")
     source: SourceInfo
     imported_at: datetime = Field(description="End of the import, UTC.")
     wildzarr_version: str
     format_version: int = FORMAT_VERSION
+
+    def stored_format(self) -> AudioFormat:
+        """The format reads return by default: rate, channels, dtype and bit depth of the decoded samples."""
+        dtype = self.dtype or int_dtype_for(self.bits_per_sample)
+        return AudioFormat(self.samplerate, self.channels, dtype, self.bits_per_sample)
 
     @field_validator("imported_at")
     @classmethod

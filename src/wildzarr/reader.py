@@ -1,10 +1,12 @@
-"""The slice reader: plan, fetch, decode, trim.
+"""The slice reader: plan, fetch, check, decode, trim, for every codec.
 
-``StreamReader.read(start, stop)`` asks the frame index which frames cover
-``[start, stop)`` (plus the codec's pre-roll), fetches exactly their bytes in
-one range request, decodes them with this thread's decoder and trims the
-result to the requested samples. Nothing shared is mutated during a read:
-decoders live in thread-local storage, the index and blob are read-only.
+``StreamReader.read(start, stop)`` asks the frame index for the spans of frames
+that cover source samples ``[start, stop)`` (pre-roll, encoder delay and task
+bounds are the index's work, :meth:`wildzarr.index.FrameIndex.plan`), fetches
+each span's bytes in one range request, checks each frame's CRC-32 when the
+index stores one, decodes the frames with this thread's decoder and copies the
+kept samples straight into the result. Nothing shared is mutated during a
+read: decoders live in thread-local storage, the index and blob are read-only.
 """
 
 from __future__ import annotations
@@ -12,15 +14,17 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
+from wildzarr.audio import AudioFormat
 from wildzarr.blob import Blob
 from wildzarr.codecs.base import Codec, FrameDecoder
 from wildzarr.errors import StreamError
-from wildzarr.index import FrameIndex
+from wildzarr.index import FrameIndex, FrameSpan
 
 __all__ = ["StreamReader"]
 
@@ -33,13 +37,13 @@ class StreamReader:
     blob : Blob
         The stream's bytes.
     index : FrameIndex
-        The stream's frame index.
+        The stream's frame index, with its delay, padding, pre-roll and checksums.
     codec : Codec
         The codec that wrote the stream.
+    stored : AudioFormat
+        What the stream decodes to (channels, dtype).
     decoder_config : dict
         What the codec's decoder needs (stored with the stream).
-    channels : int
-        Channels in the stream.
     name : str
         The recording and stream, for error messages.
     """
@@ -49,91 +53,110 @@ class StreamReader:
         blob: Blob,
         index: FrameIndex,
         codec: Codec,
+        stored: AudioFormat,
         decoder_config: dict[str, Any],
-        channels: int,
         name: str,
     ) -> None:
         self.blob = blob
-        self.channels = channels
         self.index = index
         self.codec = codec
+        self.stored = stored
         self.decoder_config = decoder_config
         self.name = name
         self._local = threading.local()
 
+    @property
+    def channels(self) -> int:
+        """Channels in the stream."""
+        return self.stored.channels
+
     def _decoder(self) -> FrameDecoder:
         decoder: FrameDecoder | None = getattr(self._local, "decoder", None)
         if decoder is None:
-            decoder = self.codec.decoder(self.decoder_config)
+            decoder = self.codec.decoder(self.stored, self.decoder_config)
             self._local.decoder = decoder
         return decoder
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        """Decode samples ``[start, stop)``, ``0 <= start < stop <= samples`` (checked by the caller).
+        """Decode source samples ``[start, stop)``, ``0 <= start < stop <= samples`` (checked by the caller).
 
-        A read of more than :data:`TASK_FRAMES` frames is split into tasks of
-        that many frames, fetched and decoded on a shared thread pool (the
-        decoders release the GIL).
+        A read of more than :data:`wildzarr.index.TASK_FRAMES` frames is split
+        into spans fetched and decoded on a shared thread pool (the decoders
+        release the GIL); every span writes into the one result array.
 
         Returns
         -------
         numpy.ndarray
-            Shape ``(stop - start, channels)``, the decoder's dtype (int16 or
-            int32), true sample values. May be a view of a larger decoded array.
+            Shape ``(stop - start, channels)``, the stored format's dtype,
+            C-contiguous. Sample ``n`` is source sample ``start + n``.
 
         Raises
         ------
         StreamError
-            If the bytes fetched do not decode to the samples the index promises.
+            If a frame's CRC-32 does not match the index, or the bytes fetched
+            do not decode to the samples the index promises; the message names
+            the stream, the frame and its samples.
         """
-        plan = self.index.plan(start, stop, self.codec.preroll)
-        if plan.stop_frame - plan.first_frame <= TASK_FRAMES:
-            decoded = self._decode(plan.first_frame, plan.first_frame, plan.stop_frame)
+        spans = self.index.plan(start, stop)
+        out = np.empty((stop - start, self.channels), dtype=self.stored.numpy_dtype)
+        if len(spans) == 1:
+            self._decode(spans[0], out)
         else:
-            bounds = [*range(plan.first_frame, plan.stop_frame, TASK_FRAMES), plan.stop_frame]
-            tasks = [
-                (max(plan.first_frame, a - self.codec.preroll), a, b) for a, b in itertools.pairwise(bounds)
-            ]
-            decoded = np.concatenate(list(_pool().map(lambda task: self._decode(*task), tasks)))
-        return decoded[plan.skip : plan.skip + plan.count]
+            for _ in _pool().map(lambda span: self._decode(span, out), spans):
+                pass
+        return out
 
-    def _decode(self, lead: int, first: int, stop: int) -> np.ndarray:
-        """Fetch and decode frames ``[lead, stop)``; return the samples of frames ``[first, stop)``."""
+    def _decode(self, span: FrameSpan, out: np.ndarray) -> None:
+        """Fetch, check and decode one span; copy its kept samples into ``out``."""
         index = self.index
         offsets = index.offsets
-        byte_start = int(offsets[lead])
-        data = memoryview(self.blob.read(byte_start, int(offsets[stop])))
-        bounds = (offsets[lead : stop + 1] - byte_start).tolist()
+        data = memoryview(self.blob.read(span.byte_start, span.byte_stop))
+        bounds = (offsets[span.lead : span.stop + 1] - span.byte_start).tolist()
         frames = [data[a:b] for a, b in itertools.pairwise(bounds)]
+        if index.checksums is not None:
+            self._check_frames(span, frames)
         try:
             decoded = self._decoder().decode(frames)
         except StreamError as exc:
-            frame = lead + exc.frame if exc.frame >= 0 else -1
+            frame = span.lead + exc.frame if exc.frame >= 0 else -1
             raise StreamError(
-                f"{self.name} {self._frame_label(frame, lead, stop)}: {exc}",
+                f"{self.name} {self._frame_label(frame, span)}: {exc}",
                 code=exc.code,
-                offset=int(offsets[frame]) if frame >= 0 else byte_start,
+                offset=int(offsets[frame]) if frame >= 0 else span.byte_start,
                 frame=frame,
             ) from exc
-        expected = int(index.first_samples[stop] - index.first_samples[lead])
+        expected = int(index.first_samples[span.stop] - index.first_samples[span.lead])
         if len(decoded) != expected:
             raise StreamError(
-                f"{self.name} {self._frame_label(-1, lead, stop)}: decoded to {len(decoded)} samples, "
+                f"{self.name} {self._frame_label(-1, span)}: decoded to {len(decoded)} samples, "
                 f"the frame index says {expected}",
-                offset=byte_start,
+                offset=span.byte_start,
             )
-        return decoded[int(index.first_samples[first] - index.first_samples[lead]) :]
+        out[span.out : span.out + span.count] = decoded[span.skip : span.skip + span.count]
 
-    def _frame_label(self, frame: int, lead: int, stop: int) -> str:
-        """``"frame 17 (samples 69632-73727)"``, or the span of frames ``[lead, stop)`` when ``frame`` < 0."""
-        first_samples = self.index.first_samples
+    def _check_frames(self, span: FrameSpan, frames: list[memoryview]) -> None:
+        """Raise StreamError naming the first frame of ``span`` whose CRC-32 differs from the index's."""
+        assert self.index.checksums is not None
+        expected = self.index.checksums[span.lead : span.stop].tolist()
+        for position, (frame, crc) in enumerate(zip(frames, expected, strict=True)):
+            if zlib.crc32(frame) != crc:
+                number = span.lead + position
+                raise StreamError(
+                    f"{self.name} {self._frame_label(number, span)}: its bytes do not match the CRC-32 "
+                    "stored in the frame index (corrupt data)",
+                    offset=int(self.index.offsets[number]),
+                    frame=number,
+                )
+
+    def _frame_label(self, frame: int, span: FrameSpan) -> str:
+        """``"frame 17 (samples 69632-73727)"`` in source samples, or the span's frames when ``frame`` < 0."""
+        first_samples, delay = self.index.first_samples, self.index.delay
         if frame >= 0:
-            return f"frame {frame} (samples {first_samples[frame]}-{first_samples[frame + 1] - 1})"
-        return f"frames {lead}-{stop - 1} (samples {first_samples[lead]}-{first_samples[stop] - 1})"
+            a, b = int(first_samples[frame]) - delay, int(first_samples[frame + 1]) - delay - 1
+            return f"frame {frame} (samples {max(a, 0)}-{b})"
+        a, b = int(first_samples[span.lead]) - delay, int(first_samples[span.stop]) - delay - 1
+        return f"frames {span.lead}-{span.stop - 1} (samples {max(a, 0)}-{b})"
 
-
-#: Frames per task when a read is split across the thread pool.
-TASK_FRAMES = 32
 
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()

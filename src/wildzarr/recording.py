@@ -13,6 +13,7 @@ import numpy.typing as npt
 from pydantic import ValidationError
 
 from wildzarr.arrays import blob_chunk_size, blob_layout, decode_index, index_chunk_keys
+from wildzarr.audio import AudioFormat, convert, convert_read_dtype
 from wildzarr.blob import Blob
 from wildzarr.codecs import get_codec
 from wildzarr.documents import DocumentError, encode_group, parse_group
@@ -34,7 +35,6 @@ from wildzarr.storage import join
 
 __all__ = ["Recording", "open_recording"]
 
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 #: Compare-and-swap attempts of a metadata update before giving up (each loses only to another update).
 _UPDATE_ATTEMPTS = 1000
 
@@ -141,13 +141,14 @@ class Recording:
         self.info: RecordingInfo = attrs.info
         self.file_meta: dict[str, Any] = attrs.file_meta
         self._readers: list[tuple[int, StreamReader]] | None = None
+        self._stored = self.info.stored_format()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         i = self.info
         return (
             f"<Recording {self.id}: {i.source.name}, {i.samples} samples x {i.channels} ch "
-            f"at {i.samplerate} Hz, {i.bits_per_sample}-bit {i.codec['id']}>"
+            f"at {i.samplerate} Hz, {i.stored_format().describe().split(', ')[-1]} {i.codec['id']}>"
         )
 
     # -- metadata ---------------------------------------------------------------
@@ -235,6 +236,7 @@ class Recording:
             with self._lock:
                 if self._readers is None:
                     readers = [self._open_stream(k) for k in range(self._attrs.streams)]
+                    readers.sort(key=operator.itemgetter(0))
                     self._check_streams(readers)
                     self._readers = readers
         return self._readers
@@ -267,22 +269,42 @@ class Recording:
                 if data is not None:
                     nodes[chunk_key] = data
             table = decode_index(nodes)
-            index = FrameIndex.from_table(table, end=size, samples=attrs.samples)
+            index = FrameIndex.from_table(
+                table,
+                end=size,
+                decoded=attrs.delay + attrs.samples + attrs.padding,
+                delay=attrs.delay,
+                padding=attrs.padding,
+                preroll=attrs.preroll,
+            )
             index.check()
+            stored = self._stored_format(attrs)
         except DocumentError as exc:
             raise self._damaged(f"stream {k}: {exc}") from None
         except ValidationError as exc:
             raise self._damaged(f"stream {k}: invalid document: {_summarize(exc)}") from None
-        except (StreamError, UnsafeNodeError) as exc:
+        except (StreamError, UnsafeNodeError, ArgumentError) as exc:
             raise self._damaged(f"stream {k}: {exc}") from None
         try:
             codec = get_codec(attrs.codec)
         except ArgumentError as exc:
             raise self._damaged(f"stream {k}: {exc}") from None
+        if codec.frame_checksums and index.checksums is None:
+            raise self._damaged(
+                f"stream {k}: its frame index holds no CRC-32 per frame, which {codec.codec_id} needs"
+            )
         blob = Blob(backend, join(stream_key, BLOB), size, chunk_size, name)
-        return attrs.first_channel, StreamReader(
-            blob, index, codec, attrs.decoder_config, attrs.channels, name
-        )
+        return attrs.first_channel, StreamReader(blob, index, codec, stored, attrs.decoder_config, name)
+
+    def _stored_format(self, attrs: StreamAttrs) -> AudioFormat:
+        """The format stream ``attrs`` decodes to (streams that do not state it: FLAC integers)."""
+        if attrs.stored_format is not None:
+            stored = AudioFormat.from_json(attrs.stored_format)
+        else:
+            stored = self.info.stored_format().with_(channels=attrs.channels)
+        if stored.channels != attrs.channels or stored.samplerate != self.info.samplerate:
+            raise ArgumentError(f"its stored format {stored.describe()} disagrees with the document")
+        return stored
 
     def _blob_layout(self, attrs: StreamAttrs, document_key: str) -> tuple[int, int]:
         """Size and chunk size of a stream's blob, in bytes.
@@ -300,8 +322,9 @@ class Recording:
         return blob_layout(document)
 
     def _check_streams(self, readers: list[tuple[int, StreamReader]]) -> None:
-        """The streams together must hold exactly the recording's channels, samples and bytes."""
+        """The streams together must hold exactly the recording's channels, samples, format and bytes."""
         info = self.info
+        expected = info.stored_format()
         channels = 0
         for first, reader in sorted(readers, key=operator.itemgetter(0)):
             if first != channels:
@@ -310,6 +333,11 @@ class Recording:
             if reader.index.samples != info.samples:
                 raise self._damaged(
                     f"{reader.name} holds {reader.index.samples} samples, the document says {info.samples}"
+                )
+            if reader.stored != expected.with_(channels=reader.channels):
+                raise self._damaged(
+                    f"{reader.name} decodes to {reader.stored.describe()}, "
+                    f"the document says {expected.describe()}"
                 )
         if channels != info.channels:
             raise self._damaged(f"its streams hold {channels} channels, the document says {info.channels}")
@@ -334,13 +362,18 @@ class Recording:
             means ``samples``. Sample ``n`` of the result is sample
             ``start + n`` of the source.
         channels : int or sequence of int, optional
-            Channels to return, in that order (0-based); default all.
-        dtype : {None, "int16", "int32", "float32", "float64"}
-            ``None``: int16 when the stored bit depth is at most 16, else
-            int32, holding the true integer values (not left-shifted; 8-bit
-            unsigned sources read back as signed, value - 128). Floating
-            types scale by ``2 ** -(bits_per_sample - 1)`` into [-1, 1).
-            ``"int16"`` is refused for deeper recordings (values would not fit).
+            Channels to return, in that order (0-based); default all. Only the
+            streams holding those channels are fetched and decoded.
+        dtype : numpy dtype or None
+            ``None``: the stored samples as the codec decodes them
+            (``info.dtype``: int16 for FLAC up to 16 bits, else int32, true
+            values, not left-shifted; float32 in [-1, 1) for AAC; the source's
+            own dtype for npy). ``"float32"`` / ``"float64"``: integers scaled
+            by ``2 ** -(bits_per_sample - 1)`` into [-1, 1) (unsigned 8-bit
+            centred on 128 first), floats cast. An integer dtype wide enough
+            for the stored integers returns the same values; asking for
+            integers from float samples (AAC, float npy) is an ArgumentError,
+            never a silent rounding.
 
         Returns
         -------
@@ -370,12 +403,19 @@ class Recording:
                 f"recording {self.id}: cannot read [{start_i}, {stop_i}); "
                 f"it holds samples [0, {self.samples})"
             )
-        out_dtype = self._out_dtype(dtype)
+        stored = self._stored
+        wanted = stored if dtype is None else convert_read_dtype(stored, dtype, f"recording {self.id}")
         selected = self._channel_list(channels)
         if start_i == stop_i:
-            return np.zeros((0, len(selected)), dtype=out_dtype)
+            return np.zeros((0, len(selected)), dtype=wanted.numpy_dtype)
         try:
-            parts = [(first, reader.read(start_i, stop_i)) for first, reader in self._stream_readers()]
+            readers = self._stream_readers()  # in channel order
+            needed = (
+                readers
+                if len(readers) == 1
+                else [(f, r) for f, r in readers if any(f <= c < f + r.channels for c in selected)]
+            )
+            parts = [(first, reader.read(start_i, stop_i)) for first, reader in needed]
         except StreamError:
             if _gone(self._location, self.id):
                 raise RecordingNotFoundError(self.id, self._location.where()) from None
@@ -383,16 +423,17 @@ class Recording:
         except UnsafeNodeError as exc:
             raise self._damaged(str(exc)) from None
         if len(parts) == 1:
-            samples = parts[0][1]
+            first, samples = parts[0]
+            columns = [c - first for c in selected]
         else:
-            samples = np.concatenate([p for _, p in sorted(parts, key=operator.itemgetter(0))], axis=1)
-        if selected != list(range(self.channels)):
-            samples = samples[:, selected]
-        if out_dtype.kind == "f":
-            scaled = samples.astype(out_dtype)
-            scaled *= out_dtype.type(2.0 ** -(self.info.bits_per_sample - 1))
-            return scaled
-        return np.ascontiguousarray(samples, dtype=out_dtype)
+            samples = np.concatenate([p for _, p in parts], axis=1)
+            starts = {first: sum(r.channels for f, r in needed if f < first) for first, _ in needed}
+            columns = [starts[f] + c - f for c in selected for f, r in needed if f <= c < f + r.channels]
+        if columns != list(range(samples.shape[1])):
+            samples = np.ascontiguousarray(samples[:, columns])  # fancy indexing may give Fortran order
+        if wanted is stored:
+            return samples
+        return convert(samples, stored.with_(channels=len(selected)), wanted.with_(channels=len(selected)))
 
     def __getitem__(self, key: int | slice | tuple[int | slice, Any]) -> np.ndarray:
         """``rec[a:b]`` and ``rec[a:b, channels]`` with numpy slicing rules (step 1 only).
@@ -430,21 +471,6 @@ class Recording:
             raise ArgumentError(
                 f"recording {self.id}: {what} must be an integer sample index, not {value!r}"
             ) from None
-
-    def _out_dtype(self, dtype: npt.DTypeLike | None) -> np.dtype:
-        bits = self.info.bits_per_sample
-        if dtype is None:
-            return np.dtype(np.int16 if bits <= 16 else np.int32)
-        try:
-            wanted = np.dtype(dtype)
-        except TypeError:
-            raise ArgumentError(f"recording {self.id}: {dtype!r} is not a dtype") from None
-        if wanted in _FLOAT_DTYPES or wanted == np.int32 or (wanted == np.int16 and bits <= 16):
-            return wanted
-        raise ArgumentError(
-            f"recording {self.id}: cannot read {bits}-bit samples as {wanted}; "
-            "use None, int32, float32 or float64" + (" or int16" if bits <= 16 else "")
-        )
 
     def _channel_list(self, channels: int | Sequence[int] | None) -> list[int]:
         if channels is None:

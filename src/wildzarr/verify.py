@@ -21,12 +21,14 @@ listed nor being imported), which ``wildzarr repair`` deletes.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from wildzarr.arrays import blob_chunk_key, blob_layout
+from wildzarr.codecs import Encoded
 from wildzarr.documents import DocumentError, is_canonical_bytes, parse_group
 from wildzarr.errors import DamagedRecordingError, RecordingNotFoundError, StorageError, StreamError
 from wildzarr.layout import ZARR_JSON, StreamAttrs, is_recording_name, recording_key
@@ -245,7 +247,13 @@ def _check_stream(location: Location, rid: int, k: int, reader: StreamReader) ->
         if tail is None or len(tail) != padding or any(tail):
             findings.append(finding("the padding of the last blob chunk is not zero bytes"))
     try:
-        layout = reader.codec.scan(data)
+        hints = Encoded(
+            samples=index.samples,
+            delay=index.delay,
+            frame_bytes=np.diff(index.offsets),
+            decoder_config=reader.decoder_config,
+        )
+        found_index = reader.codec.scan(data, reader.stored, hints).index
     except StreamError as exc:
         frame = int(np.searchsorted(index.offsets, exc.offset, side="right")) - 1 if exc.offset >= 0 else -1
         label = (
@@ -254,8 +262,8 @@ def _check_stream(location: Location, rid: int, k: int, reader: StreamReader) ->
             else ""
         )
         return [*findings, finding(f"{exc}{label}", frame if frame >= 0 else None)]
-    stored = index.to_table()
-    found = np.stack([layout.offsets, layout.first_samples], axis=1)
+    stored = index.to_table()[:, :2]
+    found = found_index.to_table()[:, :2]
     if stored.shape != found.shape or not np.array_equal(stored, found):
         rows = min(len(stored), len(found))
         differ = np.flatnonzero(np.any(stored[:rows] != found[:rows], axis=1))
@@ -268,12 +276,15 @@ def _check_stream(location: Location, rid: int, k: int, reader: StreamReader) ->
 
 def _check_audio(reader: StreamReader, finding: Any) -> list[Finding]:
     """Decode every frame and compare the samples with the stream's own checksum (if it has one)."""
-    digest = reader.codec.audio_digest(reader.decoder_config)
+    digest = reader.codec.audio_digest(reader.stored, reader.decoder_config)
     index = reader.index
-    for first in range(0, index.n_frames, _DECODE_FRAMES):
-        stop = min(first + _DECODE_FRAMES, index.n_frames)
+    # Source-sample bounds of every _DECODE_FRAMES frames (delay and padding trimmed).
+    bounds = np.clip(index.first_samples[::_DECODE_FRAMES] - index.delay, 0, index.samples).tolist()
+    for start, stop in itertools.pairwise([*bounds, index.samples]):
+        if start >= stop:
+            continue
         try:
-            samples = reader.read(int(index.first_samples[first]), int(index.first_samples[stop]))
+            samples = reader.read(start, stop)
         except StreamError as exc:
             return [finding(str(exc), exc.frame if exc.frame >= 0 else None)]
         if digest is not None:

@@ -47,10 +47,12 @@ import numpy as np
 import pyflac
 from pyflac._encoder import lib as _libflac
 
-from wildzarr.codecs.base import AudioDigest, Codec, FrameDecoder, StreamLayout
-from wildzarr.errors import ArgumentError, SourceError, StreamError, UnsupportedSourceError
+from wildzarr.audio import AudioFormat, int_dtype_for
+from wildzarr.codecs._common import check_block_shape, parse_int
+from wildzarr.codecs.base import AudioDigest, Codec, Encoded, FrameDecoder, ScannedStream
+from wildzarr.errors import SourceError, StreamError, UnsupportedSourceError
 from wildzarr.interrupts import HeldInterrupt
-from wildzarr.scanner import scan_flac
+from wildzarr.scan.flac import parse_streaminfo, scan_flac
 
 __all__ = ["FlacCodec", "FlacFrameDecoder", "FlacMd5", "is_streamable_subset"]
 
@@ -64,8 +66,12 @@ MIN_BITS, MAX_BITS = 4, 32
 MIN_BLOCKSIZE, MAX_BLOCKSIZE = 16, 65535
 #: libFLAC compression levels (libFLAC ``FLAC__stream_encoder_set_compression_level``).
 MIN_LEVEL, MAX_LEVEL = 0, 8
-#: Size of the STREAMINFO block body in bytes (RFC 9639 section 8.2).
-STREAMINFO_SIZE = 34
+#: Default bit depth float samples are quantized to: a step of 2**-23 of full
+#: scale (about -138 dB), below the noise of every microphone.
+FLOAT_BITS = 24
+#: Range of ``float_bits``: at least 8 (FLAC frame headers state 8, 12, 16, 20,
+#: 24 or 32 bits, RFC 9639 section 9.1.4; any depth 4..32 works with STREAMINFO).
+MIN_FLOAT_BITS = 8
 #: Bit depths a frame header can state (RFC 9639 section 9.1.4; 0b011 is reserved).
 _HEADER_BITS = frozenset({8, 12, 16, 20, 24, 32})
 
@@ -98,15 +104,6 @@ def is_streamable_subset(samplerate: int, bits_per_sample: int, blocksize: int) 
     return rate_in_header and bits_per_sample in _HEADER_BITS and block_ok
 
 
-def _parse_int(name: str, value: object, low: int, high: int) -> int:
-    """Return ``value`` if it is an int in ``[low, high]``; else raise ArgumentError (a ValueError)."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ArgumentError(f"FLAC {name} must be an integer from {low} to {high}, not {value!r}")
-    if not low <= value <= high:
-        raise ArgumentError(f"FLAC {name} must be from {low} to {high}, not {value}")
-    return int(value)
-
-
 @dataclass(frozen=True)
 class FlacCodec(Codec):
     """Lossless FLAC streams of 4- to 32-bit integer audio, 1 to 8 channels, 1 Hz to 1,048,575 Hz.
@@ -119,6 +116,11 @@ class FlacCodec(Codec):
         Samples per channel in each frame, 16 to 65535 (the last frame is shorter).
         Default 4096. Streams stay in the streamable subset (RFC 9639 section 7)
         whenever the parameters allow it; see :func:`is_streamable_subset`.
+    float_bits : int
+        Bit depth float samples are quantized to, 8 to 32 (round half to even,
+        clipped at full scale). Default 24 (a step of 2**-23 of full scale).
+        The automatic choice stores lossy sources' decoded floats at 16 bits
+        (:mod:`wildzarr.codecs.auto`). Integer samples keep their own depth.
 
     Raises
     ------
@@ -127,87 +129,90 @@ class FlacCodec(Codec):
     """
 
     codec_id: ClassVar[str] = "flac"
-    preroll: ClassVar[int] = 0
+    max_channels: ClassVar[int | None] = MAX_CHANNELS
 
     compression_level: int = 5
     blocksize: int = 4096
+    float_bits: int = FLOAT_BITS
 
     def __post_init__(self) -> None:
-        level = _parse_int("compression_level", self.compression_level, MIN_LEVEL, MAX_LEVEL)
-        blocksize = _parse_int("blocksize", self.blocksize, MIN_BLOCKSIZE, MAX_BLOCKSIZE)
+        level = parse_int(
+            "FLAC compression_level", self.compression_level, MIN_LEVEL, MAX_LEVEL, grouped=False
+        )
+        blocksize = parse_int("FLAC blocksize", self.blocksize, MIN_BLOCKSIZE, MAX_BLOCKSIZE, grouped=False)
+        float_bits = parse_int("FLAC float_bits", self.float_bits, MIN_FLOAT_BITS, MAX_BITS, grouped=False)
+        object.__setattr__(self, "float_bits", float_bits)
         object.__setattr__(self, "compression_level", level)
         object.__setattr__(self, "blocksize", blocksize)
 
     def get_config(self) -> dict[str, Any]:
-        """Return ``{"id": "flac", "compression_level": ..., "blocksize": ...}``."""
-        return {"id": self.codec_id, "compression_level": self.compression_level, "blocksize": self.blocksize}
+        """Return ``{"id": "flac", "compression_level": ..., "blocksize": ..., "float_bits": ...}``."""
+        return {
+            "id": self.codec_id,
+            "compression_level": self.compression_level,
+            "blocksize": self.blocksize,
+            "float_bits": self.float_bits,
+        }
 
-    def check(self, samplerate: int, channels: int, bits_per_sample: int, is_float: bool) -> None:
-        """Raise if FLAC cannot hold such audio (limits from RFC 9639 section 8.2).
+    def check(self, fmt: AudioFormat) -> AudioFormat:
+        """Return the integer format FLAC stores for audio of format ``fmt`` (limits: RFC 9639 section 8.2).
+
+        Integers keep their bit depth (unsigned 8-bit samples become signed,
+        value - 128, as FLAC stores them); floats are quantized to
+        ``float_bits`` bits (round half to even, clipped at full scale): use
+        ``codec="npy"`` to keep float samples exactly. The stored dtype is int16
+        up to 16 bits, else int32.
 
         Raises
         ------
         UnsupportedSourceError
-            For floating-point samples, more than 8 channels, a sample rate
-            outside 1..1,048,575 Hz or a bit depth outside 4..32. The message
-            gives the reason only; the caller adds the file name.
+            For more than 8 channels in one stream, a sample rate outside
+            1..1,048,575 Hz or a bit depth outside 4..32. The message gives the
+            reason only; the caller adds the file name.
         """
-        if is_float:
+        bits = self.float_bits if fmt.kind == "float" else fmt.bits_per_sample
+        if not MIN_CHANNELS <= fmt.channels <= MAX_CHANNELS:
             raise UnsupportedSourceError(
-                f"FLAC stores integer samples only; this source holds {bits_per_sample}-bit "
-                "floating-point PCM (a later codec stores float samples)"
+                f"a FLAC stream holds {MIN_CHANNELS} to {MAX_CHANNELS} channels, "
+                f"this one would have {fmt.channels}"
             )
-        if not MIN_CHANNELS <= channels <= MAX_CHANNELS:
-            raise UnsupportedSourceError(
-                f"FLAC holds {MIN_CHANNELS} to {MAX_CHANNELS} channels; this source has {channels}"
-            )
-        if not MIN_SAMPLERATE <= samplerate <= MAX_SAMPLERATE:
+        if not MIN_SAMPLERATE <= fmt.samplerate <= MAX_SAMPLERATE:
             raise UnsupportedSourceError(
                 f"FLAC holds sample rates of {MIN_SAMPLERATE} to {MAX_SAMPLERATE:,} Hz; "
-                f"this source has {samplerate:,} Hz"
+                f"this source has {fmt.samplerate:,} Hz"
             )
-        if not MIN_BITS <= bits_per_sample <= MAX_BITS:
+        if not MIN_BITS <= bits <= MAX_BITS:
             raise UnsupportedSourceError(
-                f"FLAC holds {MIN_BITS}- to {MAX_BITS}-bit samples; "
-                f"this source has {bits_per_sample}-bit samples"
+                f"FLAC holds {MIN_BITS}- to {MAX_BITS}-bit samples; this source has {bits}-bit samples "
+                "(codec='npy' stores them losslessly)"
             )
+        return AudioFormat(fmt.samplerate, fmt.channels, int_dtype_for(bits), bits)
 
-    def encode(
-        self,
-        blocks: Iterable[np.ndarray],
-        out: IO[bytes],
-        *,
-        samplerate: int,
-        channels: int,
-        bits_per_sample: int,
-    ) -> int:
+    def encode(self, blocks: Iterable[np.ndarray], out: IO[bytes], fmt: AudioFormat) -> Encoded:
         """Encode blocks of samples as one FLAC stream written to ``out``, one block at a time.
 
         Parameters
         ----------
         blocks : iterable of numpy.ndarray
-            Shape ``(n, channels)``, dtype int8, int16 or int32, signed values
-            within ``bits_per_sample`` bits. Empty blocks are skipped.
+            Shape ``(n, fmt.channels)``, dtype int8, int16 or int32, signed
+            values within ``fmt.bits_per_sample`` bits. Empty blocks are skipped.
         out : binary file
             Seekable; the stream is written from its current position, which is
             left at the end of the stream. libFLAC seeks back at the end to
             complete STREAMINFO (total samples, MD5, frame sizes).
-        samplerate : int
-            Hz, 1..1,048,575.
-        channels : int
-            1..8.
-        bits_per_sample : int
-            4..32; written as exactly this depth.
+        fmt : AudioFormat
+            The stored format (:meth:`check`): rate 1..1,048,575 Hz, 1..8
+            channels, 4..32 bits, written as exactly this depth.
 
         Returns
         -------
-        int
-            Samples per channel written.
+        Encoded
+            Samples per channel written; no delay.
 
         Raises
         ------
         UnsupportedSourceError
-            If :meth:`check` refuses the parameters.
+            If :meth:`check` refuses the format or ``fmt`` is not what it returns.
         SourceError
             If a block has the wrong shape or dtype, or values outside the
             signed ``bits_per_sample``-bit range (libFLAC checks every sample).
@@ -220,7 +225,9 @@ class FlacCodec(Codec):
             returns; never turned into a StreamError. Any exception raised in a
             callback (writing to ``out``) is likewise re-raised as it was.
         """
-        self.check(samplerate, channels, bits_per_sample, False)
+        if self.check(fmt) != fmt:
+            raise UnsupportedSourceError(f"FLAC encodes {self.check(fmt).describe()}, not {fmt.describe()}")
+        samplerate, channels, bits_per_sample = fmt.samplerate, fmt.channels, fmt.bits_per_sample
         sink = _Sink(out)
         encoder = _start_encoder(
             sink,
@@ -233,9 +240,7 @@ class FlacCodec(Codec):
         )
         written = 0
         for block in blocks:
-            if not isinstance(block, np.ndarray) or block.ndim != 2 or block.shape[1] != channels:
-                shape = getattr(block, "shape", type(block).__name__)
-                raise SourceError(f"a block of samples must have shape (n, {channels}), not {shape}")
+            check_block_shape(block, channels)
             if block.dtype not in _BLOCK_DTYPES:
                 raise SourceError(f"a block of samples must be int8, int16 or int32, not {block.dtype}")
             if block.shape[0] == 0:
@@ -255,54 +260,37 @@ class FlacCodec(Codec):
         if not finished:
             raise StreamError(f"libFLAC failed to finish the stream (state {encoder.state})")
         out.seek(sink.end)
-        return written
+        return Encoded(samples=written)
 
-    def scan(self, stream: bytes | memoryview) -> StreamLayout:
-        """Validate a complete FLAC stream and locate its frames (:func:`wildzarr.scanner.scan_flac`).
+    def scan(self, stream: bytes | memoryview, fmt: AudioFormat, encoded: Encoded) -> ScannedStream:
+        """Validate a complete FLAC stream and index its frames (:func:`wildzarr.scan.flac.scan_flac`).
 
         Returns
         -------
-        StreamLayout
-            Frame offsets and first samples; ``decoder_config`` is
-            ``{"streaminfo": <the 34-byte STREAMINFO body as 68 hex digits>}``.
+        ScannedStream
+            The frame index; ``decoder_config`` is ``{"streaminfo": <the
+            34-byte STREAMINFO body as 68 hex digits>}``.
 
         Raises
         ------
         StreamError
             On any violation of RFC 9639 the scanner checks (markers, headers,
-            CRC-8, CRC-16, sequence, total samples, truncation).
+            CRC-8, CRC-16, sequence, total samples, truncation), or a
+            STREAMINFO that disagrees with ``fmt``.
         """
-        result = scan_flac(stream)
-        info = result.streaminfo
-        return StreamLayout(
-            offsets=result.offsets,
-            first_samples=result.first_samples,
-            samples=int(info.total_samples),
-            end=int(result.end),
-            decoder_config={"streaminfo": bytes(info.raw).hex()},
-        )
+        info, index = scan_flac(stream)
+        found = (info.samplerate, info.channels, info.bits_per_sample)
+        if found != (fmt.samplerate, fmt.channels, fmt.bits_per_sample):
+            raise StreamError(f"the FLAC stream holds {found} (rate, channels, bits), not {fmt.describe()}")
+        return ScannedStream(index=index, decoder_config={"streaminfo": bytes(info.raw).hex()})
 
-    def decoder(self, decoder_config: dict[str, Any]) -> FlacFrameDecoder:
+    def decoder(self, fmt: AudioFormat, decoder_config: dict[str, Any]) -> FlacFrameDecoder:
         """Return a new :class:`FlacFrameDecoder` for ``{"streaminfo": hex}`` from :meth:`scan`."""
         return FlacFrameDecoder(_streaminfo(decoder_config))
 
-    def audio_digest(self, decoder_config: dict[str, Any]) -> FlacMd5:
+    def audio_digest(self, fmt: AudioFormat, decoder_config: dict[str, Any]) -> FlacMd5:
         """The check of decoded samples against the STREAMINFO MD5 (RFC 9639 section 8.2)."""
         return FlacMd5(_streaminfo(decoder_config))
-
-
-def _channels_and_bits(streaminfo: bytes) -> tuple[int, int]:
-    """Channels and bits per sample from a STREAMINFO body (RFC 9639 section 8.2: 3 and 5 bits, minus one).
-
-    Raises
-    ------
-    StreamError
-        If ``streaminfo`` is not 34 bytes.
-    """
-    if len(streaminfo) != STREAMINFO_SIZE:
-        raise StreamError(f"FLAC STREAMINFO must be {STREAMINFO_SIZE} bytes, not {len(streaminfo)}")
-    fields = int.from_bytes(streaminfo[10:18], "big")
-    return ((fields >> 41) & 0x7) + 1, ((fields >> 36) & 0x1F) + 1
 
 
 def _streaminfo(decoder_config: dict[str, Any]) -> bytes:
@@ -323,7 +311,7 @@ class FlacMd5(AudioDigest):
     name = "MD5 (FLAC STREAMINFO)"
 
     def __init__(self, streaminfo: bytes) -> None:
-        _, bits = _channels_and_bits(streaminfo)
+        bits = parse_streaminfo(streaminfo).bits_per_sample
         self._width = (bits + 7) // 8
         self._expected = bytes(streaminfo[18:34])
         self._md5 = hashlib.md5(usedforsecurity=False)
@@ -490,7 +478,8 @@ class FlacFrameDecoder(FrameDecoder):
     """
 
     def __init__(self, streaminfo: bytes) -> None:
-        self.channels, self.bits_per_sample = _channels_and_bits(streaminfo)
+        info = parse_streaminfo(streaminfo)
+        self.channels, self.bits_per_sample = info.channels, info.bits_per_sample
         self.dtype: np.dtype = np.dtype(np.int16 if self.bits_per_sample <= 16 else np.int32)
         self._format = "s16" if self.bits_per_sample <= 16 else "s32"
         self._shift = self.dtype.itemsize * 8 - self.bits_per_sample

@@ -7,11 +7,11 @@ or a NumPy array and returns a :class:`Source`::
     with open_source("bat.wav") as src:
         src.format.samplerate, src.format.bits_per_sample, src.file_meta["guano"]
         src.source_info().sha256        # name, path, size, digest, container, codec
-        for block in src.blocks():      # (n, channels) int16 / int32 / float
+        for block in src.blocks():      # (n, channels) uint8 / int16 / int32 / float, as decoded
             ...
 
-Modules: :mod:`.base` (the contract: :class:`SourceFormat`, :class:`Source`,
-:data:`LOSSY_BITS`), :mod:`.pyav` (files), :mod:`.array` (arrays),
+Modules: :mod:`.base` (the contract: :class:`SourceFormat`, :class:`Source`),
+:mod:`.pyav` (files), :mod:`.array` (arrays),
 :mod:`.riff` (the WAV chunk reader: GUANO, bext, iXML, LIST/INFO),
 :mod:`.limits` (size limits of ``file_meta``), :mod:`.names` (file names as
 valid Unicode), :mod:`.digest` (the sha256 of files and arrays),
@@ -27,12 +27,11 @@ import numpy as np
 
 from wildzarr.errors import SourceError
 from wildzarr.sources.array import ARRAY_NAME, ArraySource, open_array
-from wildzarr.sources.base import BLOCK_BYTES, LOSSY_BITS, Source, SourceFormat
+from wildzarr.sources.base import BLOCK_BYTES, Source, SourceFormat
 from wildzarr.sources.pyav import FileSource, open_file
 
 __all__ = [
     "BLOCK_BYTES",
-    "LOSSY_BITS",
     "ArraySource",
     "FileSource",
     "Source",
@@ -42,7 +41,10 @@ __all__ = [
 
 
 def open_source(
-    source: str | bytes | os.PathLike[str] | os.PathLike[bytes] | np.ndarray, *, samplerate: int | None = None
+    source: str | bytes | os.PathLike[str] | os.PathLike[bytes] | np.ndarray,
+    *,
+    samplerate: int | None = None,
+    allow_truncated: bool = False,
 ) -> Source:
     """Open a file or wrap an array as a :class:`Source`.
 
@@ -55,6 +57,9 @@ def open_source(
     samplerate : int, optional
         Sample rate in Hz; required for arrays. For files it may be given only
         if it equals the file's rate.
+    allow_truncated : bool
+        Files only: import the samples a truncated file holds instead of
+        raising (see :func:`~wildzarr.sources.pyav.open_file`).
 
     Returns
     -------
@@ -72,5 +77,5 @@ def open_source(
     if isinstance(source, np.ndarray):
         return open_array(source, samplerate)
     if isinstance(source, str | bytes | os.PathLike):
-        return open_file(source, samplerate)
+        return open_file(source, samplerate, allow_truncated=allow_truncated)
     raise SourceError(f"{ARRAY_NAME}: expected a file path or a numpy.ndarray, not {type(source).__name__}")

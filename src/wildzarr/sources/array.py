@@ -5,12 +5,11 @@ Rules (checked when the source is opened, so errors come before any work):
 - shape ``(samples,)`` (one channel) or ``(samples, channels)``; at least one
   sample and one channel; at most :data:`MAX_CHANNELS` channels (a wider array
   is almost surely ``(channels, samples)`` by mistake);
-- dtypes: ``int16`` (16 bits), ``int32`` (32 bits), ``int8`` (8 bits),
-  ``uint8`` (8-bit offset binary as in WAV, 128 = silence: shifted to signed),
-  ``int64`` when every value fits in int32 (then 32 bits; NumPy makes int64
-  from Python ints by default), ``float32`` and ``float64`` (floating point,
-  yielded as is, NaN and infinities refused). Other dtypes (bool, unsigned
-  wider than 8 bits, float16, complex, objects, strings) are refused;
+- dtypes: ``uint8`` (8-bit offset binary as in WAV, 128 = silence),
+  ``int8``, ``int16``, ``int32``, ``int64``, ``float32`` and ``float64``,
+  yielded as they are (NaN and infinities included: the npy codec stores them
+  exactly; codecs that store integers refuse them when converting). Other
+  dtypes (bool, wider unsigned, float16, complex, objects, strings) are refused;
 - ``samplerate``: an ``int`` (or NumPy integer) from 1 to 2**31 - 1 Hz. Floats
   are refused even when integral, so a rate is never silently truncated.
 
@@ -30,7 +29,6 @@ import numpy as np
 from wildzarr.errors import SourceError
 from wildzarr.metadata import SourceInfo
 from wildzarr.sources.base import Source, SourceFormat
-from wildzarr.sources.convert import check_finite, unsigned8_to_signed
 from wildzarr.sources.digest import array_sha256
 
 __all__ = ["ARRAY_NAME", "MAX_CHANNELS", "MAX_SAMPLERATE", "ArraySource", "open_array"]
@@ -39,7 +37,7 @@ ARRAY_NAME = "<array>"
 MAX_CHANNELS = 1024
 MAX_SAMPLERATE = 2**31 - 1
 
-_BITS = {"int8": 8, "uint8": 8, "int16": 16, "int32": 32, "int64": 32, "float32": 32, "float64": 64}
+_BITS = {"int8": 8, "uint8": 8, "int16": 16, "int32": 32, "int64": 64, "float32": 32, "float64": 64}
 
 
 def open_array(array: np.ndarray, samplerate: int | None) -> ArraySource:
@@ -61,9 +59,8 @@ def open_array(array: np.ndarray, samplerate: int | None) -> ArraySource:
     ------
     SourceError
         For a missing, non-integer or out-of-range ``samplerate``, an
-        unsupported dtype, a wrong number of dimensions, an empty array, too
-        many channels, int64 values outside int32, NaN or infinite floats. The
-        message starts with ``"<array>"``.
+        unsupported dtype, a wrong number of dimensions, an empty array or too
+        many channels. The message starts with ``"<array>"``.
     """
     return ArraySource(array, samplerate)
 
@@ -119,11 +116,7 @@ class ArraySource(Source):
         a = self._array
         out = self.format.dtype
         for start in range(0, a.shape[0], block_samples):
-            part = a[start : start + block_samples]
-            if part.dtype == np.uint8:
-                yield unsigned8_to_signed(part)
-            else:
-                yield np.array(part, dtype=out, order="C", copy=True)
+            yield np.array(a[start : start + block_samples], dtype=out, order="C", copy=True)
 
 
 def _check_samplerate(samplerate: Any) -> int:
@@ -149,8 +142,8 @@ def _check_array(array: np.ndarray) -> np.ndarray:
     name = array.dtype.name
     if name not in _BITS:
         raise SourceError(
-            f"{ARRAY_NAME}: dtype {name} is not supported; use int16, int32, int8, uint8 (offset binary), "
-            "float32 or float64"
+            f"{ARRAY_NAME}: dtype {name} is not supported; use uint8 (offset binary), int8, int16, int32, "
+            "int64, float32 or float64"
         )
     if array.ndim not in (1, 2):
         raise SourceError(
@@ -165,9 +158,4 @@ def _check_array(array: np.ndarray) -> np.ndarray:
             f"{ARRAY_NAME}: has {channels} channels (more than {MAX_CHANNELS}); "
             "arrays are (samples, channels): transpose a (channels, samples) array"
         )
-    if name == "int64":
-        lo, hi = int(a.min()), int(a.max())
-        if lo < -(2**31) or hi > 2**31 - 1:
-            raise SourceError(f"{ARRAY_NAME}: int64 values {lo}..{hi} do not fit in 32 bits")
-    check_finite(a, ARRAY_NAME)
     return a

@@ -3,17 +3,16 @@
 A :class:`Source` is what the archive imports from. It states the facts of the
 audio in a frozen :class:`SourceFormat`, carries the file's metadata in
 ``file_meta`` and yields the samples, in order, as blocks of shape
-``(n, channels)``:
+``(n, channels)`` exactly as they were decoded, without quantizing or
+rescaling them (the codec decides how it stores them, see
+:mod:`wildzarr.audio`):
 
-- integer sources (``is_float`` False): C-contiguous ``int16`` arrays when
-  ``bits_per_sample <= 16``, ``int32`` otherwise, holding true signed values
-  within ``bits_per_sample`` bits (8-bit unsigned samples shifted to signed,
-  24-bit samples not left-justified);
-- lossy sources (``is_lossy`` True) decoded to floats: ``int32`` arrays of the
-  decoded values quantized to :data:`LOSSY_BITS` bits, see
-  :func:`wildzarr.sources.convert.quantize`;
-- floating-point PCM (``is_float`` True): ``float32`` or ``float64`` arrays,
-  as decoded.
+- integer PCM: ``uint8`` (8-bit offset binary, as WAV stores it), ``int16``,
+  ``int32`` (24-bit samples hold their true values, not left-justified) or
+  ``int64`` (arrays);
+- floating-point samples, from float PCM or from a lossy decoder (mp3,
+  vorbis, opus, aac ... decode to floats): ``float32`` or ``float64`` as
+  decoded, NaN and infinities included.
 
 ``blocks()`` may be called more than once; each call starts at the first sample.
 Blocks hold :data:`BLOCK_BYTES` or a little more (a multiple of 4096 samples),
@@ -31,16 +30,21 @@ from typing import Any, Self
 
 import numpy as np
 
+from wildzarr.audio import AudioFormat
 from wildzarr.errors import SourceError
 from wildzarr.metadata import SourceInfo
 
-__all__ = ["BLOCK_BYTES", "LOSSY_BITS", "Source", "SourceFormat", "default_block_samples"]
+__all__ = ["BLOCK_BYTES", "Source", "SourceFormat", "default_block_samples"]
 
-#: Bit depth that samples decoded to floats by a lossy codec are quantized to.
-#: 24 bits (a step of 2**-23 of full scale, about -138 dB) lies below the
-#: noise of any lossy codec and of every microphone, so nothing audible or
-#: measurable is lost, and 24-bit FLAC stores it compactly.
-LOSSY_BITS = 24
+#: NumPy dtype of the samples of each packed PyAV sample format (FFmpeg ``AVSampleFormat``).
+_PYAV_DTYPES = {
+    "u8": "uint8",
+    "s16": "int16",
+    "s32": "int32",
+    "s64": "int64",
+    "flt": "float32",
+    "dbl": "float64",
+}
 
 #: Approximate size of one block yielded by :meth:`Source.blocks`.
 BLOCK_BYTES = 1 << 20
@@ -63,16 +67,14 @@ class SourceFormat:
         ``"s32"``, ``"flt"``, ``"fltp"``, ``"dbl"`` ...) for files; the NumPy
         dtype name (``"int16"``, ``"float32"`` ...) for arrays.
     bits_per_sample : int
-        Integer sources: the true bit depth (8, 16, 24, 32; from the codec name,
-        e.g. ``pcm_s24le``, from FLAC STREAMINFO or the ALAC magic cookie, else
-        the decoded format's width). Lossy sources decoded to floats:
-        :data:`LOSSY_BITS`. Floating-point PCM: 32 or 64.
+        Significant bits of the samples: for integers the true bit depth (8,
+        16, 24, 32; from the codec name, e.g. ``pcm_s24le``, from FLAC
+        STREAMINFO or the ALAC magic cookie, else the decoded format's width);
+        for floats 32 or 64.
     is_float : bool
-        True for floating-point PCM (``pcm_f32le``, float arrays ...):
-        ``blocks()`` yields float arrays.
+        True when ``blocks()`` yields floats (float PCM, or a lossy decoder's output).
     is_lossy : bool
-        True when decoded from a lossy codec (mp3, vorbis, opus, aac, mu-law
-        ...): ``blocks()`` yields integers quantized to ``bits_per_sample``.
+        True when decoded from a lossy codec (mp3, vorbis, opus, aac, mu-law ...).
     container : str or None
         PyAV's container format name (``"wav"``, ``"mov,mp4,m4a,3gp,3g2,mj2"``
         ...); None for arrays.
@@ -96,11 +98,16 @@ class SourceFormat:
     samples: int | None
 
     @property
+    def audio(self) -> AudioFormat:
+        """The samples ``blocks()`` yields, as one :class:`~wildzarr.audio.AudioFormat`."""
+        packed = self.sample_format.removesuffix("p") if self.container is not None else self.sample_format
+        dtype = _PYAV_DTYPES.get(packed, packed)
+        return AudioFormat(self.samplerate, self.channels, dtype, self.bits_per_sample)
+
+    @property
     def dtype(self) -> np.dtype[Any]:
         """The dtype of the arrays ``blocks()`` yields."""
-        if self.is_float:
-            return np.dtype(np.float64 if self.bits_per_sample == 64 else np.float32)
-        return np.dtype(np.int16 if self.bits_per_sample <= 16 else np.int32)
+        return np.dtype(self.audio.dtype)
 
 
 def default_block_samples(fmt: SourceFormat) -> int:
@@ -137,12 +144,21 @@ class Source(ABC):
         ``"bext"``, ``"ixml"``, ``"info"`` ...), within the size limits of
         :mod:`wildzarr.sources.limits` (``"truncated"`` lists what was cut);
         ``{}`` for arrays.
+    stream_index : int or None
+        Index of the container stream the samples come from (PyAV
+        ``stream.index``); None for arrays.
+    truncated : tuple of (int, int) or None
+        Set by a ``blocks()`` pass that ran to the end of a truncated source
+        opened with ``allow_truncated=True``: (samples the header announced,
+        samples found). None otherwise.
     """
 
     name: str
     path: Path | None
     format: SourceFormat
     file_meta: dict[str, Any]
+    stream_index: int | None = None
+    truncated: tuple[int, int] | None = None
 
     def __init__(self) -> None:
         self._closed = False
@@ -185,9 +201,7 @@ class Source(ABC):
         Returns
         -------
         wildzarr.metadata.SourceInfo
-            ``bits_per_sample`` is the source's own depth: for lossy sources
-            decoded to floats, 32 (``flt``) or 64 (``dbl``), not the
-            :data:`LOSSY_BITS` they are quantized to.
+            ``bits_per_sample`` is the decoded samples' depth (floats: 32 or 64).
 
         Raises
         ------
@@ -199,9 +213,6 @@ class Source(ABC):
     def _make_info(self, *, path: str | None, size: int | None, sha256: str) -> SourceInfo:
         """A SourceInfo of this source's name and format with the given path, size and digest."""
         fmt = self.format
-        bits = fmt.bits_per_sample
-        if fmt.is_lossy and fmt.sample_format.startswith(("flt", "dbl")):  # decoded to float
-            bits = 64 if fmt.sample_format.startswith("dbl") else 32
         return SourceInfo(
             name=self.name,
             path=path,
@@ -210,7 +221,7 @@ class Source(ABC):
             container=fmt.container,
             codec=fmt.codec,
             sample_format=fmt.sample_format,
-            bits_per_sample=bits,
+            bits_per_sample=fmt.bits_per_sample,
         )
 
     def close(self) -> None:

@@ -13,64 +13,7 @@ import numpy as np
 
 from wildzarr.errors import SourceError
 
-__all__ = ["BlockBuilder", "check_finite", "quantize", "unshift", "unsigned8_to_signed"]
-
-
-def quantize(x: np.ndarray, bits: int, name: str) -> np.ndarray:
-    """Quantize floats of full scale 1.0 to signed integers of ``bits`` bits.
-
-    ``clip(round(x * 2**(bits-1)), -2**(bits-1), 2**(bits-1) - 1)``, rounding
-    half to even. For ``bits <= 24`` and float32 input every step is exact
-    (scaling by a power of two; float32 holds integers up to 2**24).
-
-    Parameters
-    ----------
-    x : numpy.ndarray
-        float32 or float64 samples, any shape; 1.0 is full scale.
-    bits : int
-        Target depth, 2 to 32.
-    name : str
-        Source name for error messages.
-
-    Returns
-    -------
-    numpy.ndarray
-        int32, same shape as ``x``, C-contiguous.
-
-    Raises
-    ------
-    SourceError
-        When ``x`` holds NaN or infinite values.
-    """
-    check_finite(x, name)
-    scale = float(1 << (bits - 1))
-    y = np.rint(x * x.dtype.type(scale))
-    np.clip(y, -scale, scale - 1, out=y)
-    return np.ascontiguousarray(y.astype(np.int32))
-
-
-def check_finite(x: np.ndarray, name: str, chunk: int = 1 << 20) -> None:
-    """Raise SourceError when a float array holds NaN or infinite values.
-
-    Works through ``x`` (any shape, float dtype) in slices of about ``chunk``
-    elements along the first axis, so a large array needs no full-size mask.
-    """
-    if x.dtype.kind != "f" or x.size == 0:
-        return
-    rows = x.reshape(x.shape[0], -1) if x.ndim else x.reshape(1, 1)
-    step = max(1, chunk // rows.shape[1])
-    for start in range(0, rows.shape[0], step):
-        part = rows[start : start + step]
-        if not np.isfinite(part).all():
-            bad = start + int(np.argwhere(~np.isfinite(part))[0][0])
-            raise SourceError(f"{name}: NaN or infinite sample at sample {bad}")
-
-
-def unsigned8_to_signed(a: np.ndarray) -> np.ndarray:
-    """Offset-binary 8-bit samples (uint8, 128 = silence) to signed int16 values -128..127."""
-    out = a.astype(np.int16)
-    out -= 128
-    return out
+__all__ = ["BlockBuilder", "unshift"]
 
 
 def unshift(a: np.ndarray, shift: int, name: str) -> np.ndarray:

@@ -6,13 +6,12 @@ the codec (``pcm_s24le`` -> 24, FLAC STREAMINFO, the ALAC magic cookie), the
 announced length from the WAV ``data`` chunk or FLAC STREAMINFO. Decoded
 frames are converted as :mod:`wildzarr.sources.base` describes:
 
-- ``u8`` (8-bit WAV, ``pcm_s8``) -> int16, ``value - 128``;
+- ``u8`` (8-bit WAV, ``pcm_s8``) -> uint8 as decoded (offset binary);
 - ``s16`` / ``s32`` -> int16 / int32, shifted right by ``width -
   bits_per_sample`` (FFmpeg left-justifies 24-bit PCM, FLAC and ALAC in s32),
   refusing when a low bit that should be zero is set;
-- ``flt`` / ``dbl`` from a lossy codec -> int32 quantized to
-  :data:`~wildzarr.sources.base.LOSSY_BITS` bits; from a lossless one (float
-  PCM) -> float32 / float64 as decoded, NaN and infinities refused.
+- ``flt`` / ``dbl`` (float PCM, or any lossy decoder) -> float32 / float64 as
+  decoded; the codec decides how to store them.
 
 Planar frames go through ``av.AudioResampler`` to the packed format of the same
 type (an exact copy): PyAV 18.1's ``AudioFrame.planes`` walks past the end of
@@ -51,11 +50,12 @@ from av.audio.resampler import AudioResampler
 from av.audio.stream import AudioStream
 from av.container import InputContainer
 
-from wildzarr.errors import SourceError, UnsupportedSourceError
+from wildzarr.errors import SourceError, StreamError, UnsupportedSourceError
 from wildzarr.interrupts import HeldInterrupt
 from wildzarr.metadata import SourceInfo
-from wildzarr.sources.base import LOSSY_BITS, Source, SourceFormat
-from wildzarr.sources.convert import BlockBuilder, check_finite, quantize, unshift, unsigned8_to_signed
+from wildzarr.scan.flac import parse_streaminfo
+from wildzarr.sources.base import Source, SourceFormat
+from wildzarr.sources.convert import BlockBuilder, unshift
 from wildzarr.sources.digest import file_sha256
 from wildzarr.sources.limits import limit_file_meta
 from wildzarr.sources.names import display_name
@@ -63,15 +63,25 @@ from wildzarr.sources.riff import RiffInfo, is_riff_wave, read_riff
 
 __all__ = ["FileSource", "open_file"]
 
-_DTYPES = {"u8": np.uint8, "s16": np.int16, "s32": np.int32, "flt": np.float32, "dbl": np.float64}
-_WIDTH = {"u8": 8, "s16": 16, "s32": 32}
+_DTYPES = {
+    "u8": np.uint8,
+    "s16": np.int16,
+    "s32": np.int32,
+    "s64": np.int64,
+    "flt": np.float32,
+    "dbl": np.float64,
+}
+_WIDTH = {"u8": 8, "s16": 16, "s32": 32, "s64": 64}
 _PCM_BITS = re.compile(r"pcm_[su](\d+)(?:le|be)?(?:_planar)?")
 # Errors PyAV or FFmpeg may raise on hostile input.
 _DECODE_ERRORS = (av.error.FFmpegError, UnicodeDecodeError, OverflowError, MemoryError)
 
 
 def open_file(
-    source: str | bytes | os.PathLike[str] | os.PathLike[bytes], samplerate: int | None = None
+    source: str | bytes | os.PathLike[str] | os.PathLike[bytes],
+    samplerate: int | None = None,
+    *,
+    allow_truncated: bool = False,
 ) -> FileSource:
     """Open an audio (or video) file for import.
 
@@ -83,6 +93,12 @@ def open_file(
         and :attr:`~wildzarr.sources.base.Source.name` show it as valid Unicode.
     samplerate : int, optional
         When given, it must equal the file's sample rate (a file states its own).
+    allow_truncated : bool
+        Accept a file holding fewer samples than its header announces (a WAV
+        ``data`` chunk or FLAC STREAMINFO cut short, as when a recorder's
+        battery dies): ``blocks()`` yields the samples present and sets
+        :attr:`~wildzarr.sources.base.Source.truncated`. Default False: such a
+        file raises SourceError.
 
     Returns
     -------
@@ -98,7 +114,7 @@ def open_file(
         :class:`~wildzarr.errors.UnsupportedSourceError` for 64-bit integer
         samples. Messages name the file.
     """
-    return FileSource(source, samplerate)
+    return FileSource(source, samplerate, allow_truncated=allow_truncated)
 
 
 class FileSource(Source):
@@ -107,9 +123,14 @@ class FileSource(Source):
     path: Path
 
     def __init__(
-        self, source: str | bytes | os.PathLike[str] | os.PathLike[bytes], samplerate: int | None = None
+        self,
+        source: str | bytes | os.PathLike[str] | os.PathLike[bytes],
+        samplerate: int | None = None,
+        *,
+        allow_truncated: bool = False,
     ) -> None:
         super().__init__()
+        self._allow_truncated = allow_truncated
         label = display_name(source)
         self._label = label
         path = Path(os.fsdecode(source))
@@ -121,12 +142,13 @@ class FileSource(Source):
         riff = _read_riff(path, label)
         container, stream = _open_container(path, label)
         try:
-            frames = _frames(container, stream, label)
+            self._tail = _Tail() if allow_truncated else None
+            frames = _frames(container, stream, label, self._tail)
             with HeldInterrupt():
                 first = next(frames, None)
             if first is None:
                 raise SourceError(f"{label}: holds no audio samples")
-            self._stream_index = stream.index
+            self.stream_index = stream.index
             self.format = _source_format(container, stream, first, riff, label)
             self.file_meta = _file_meta(container, stream, riff)
             if samplerate is not None and samplerate != self.format.samplerate:
@@ -175,9 +197,10 @@ class FileSource(Source):
         if self._pending is not None:
             pending, self._pending = self._pending, None
             return pending
-        container, stream = _open_container(self.path, self._label, self._stream_index)
+        container, stream = _open_container(self.path, self._label, self.stream_index)
         self._active.add(container)
-        return container, _frames(container, stream, self._label)
+        self._tail = _Tail() if self._allow_truncated else None
+        return container, _frames(container, stream, self._label, self._tail)
 
     def _blocks(self, block_samples: int) -> Iterator[np.ndarray]:
         fmt = self.format
@@ -195,13 +218,20 @@ class FileSource(Source):
             last = builder.finish()
             if last is not None:
                 yield last
-            if fmt.samples is not None and builder.total < fmt.samples:
-                raise SourceError(
-                    f"{self._label}: truncated: header announces {fmt.samples} samples, "
-                    f"file holds {builder.total}"
-                )
             if builder.total == 0:
                 raise SourceError(f"{self._label}: holds no audio samples")
+            failed = self._tail.error if self._tail is not None else None
+            if failed is not None and (fmt.samples is None or builder.total >= fmt.samples):
+                raise SourceError(
+                    f"{self._label}: decoding failed after {builder.total} samples: {_reason(failed)}"
+                ) from failed
+            if fmt.samples is not None and builder.total < fmt.samples:
+                if not self._allow_truncated:
+                    raise SourceError(
+                        f"{self._label}: truncated: header announces {fmt.samples} samples, "
+                        f"file holds {builder.total} (allow_truncated=True imports those)"
+                    )
+                self.truncated = (fmt.samples, builder.total)
         finally:
             container.close()
             self._active.discard(container)
@@ -277,14 +307,8 @@ class _Converter:
         return np.frombuffer(plane, dtype=self.dtype, count=count).reshape(frame.samples, channels)
 
     def convert(self, a: np.ndarray) -> np.ndarray:
-        fmt = self.fmt
-        if self.packed == "u8":
-            return unsigned8_to_signed(a)
         if self.packed in ("s16", "s32"):
             return unshift(a, self.shift, self.label)
-        if fmt.is_lossy:
-            return quantize(a, fmt.bits_per_sample, self.label)
-        check_finite(a, self.label)
         return a
 
 
@@ -345,13 +369,38 @@ def _open_container(path: Path, label: str, index: int | None = None) -> tuple[I
     return container, stream
 
 
-def _frames(container: InputContainer, stream: AudioStream, label: str) -> Iterator[AudioFrame]:
-    """Decoded frames of ``stream``; PyAV errors become SourceError naming the file."""
+class _Tail:
+    """What a decode that tolerates a truncated end found there: the error of the last packets, if any."""
+
+    def __init__(self) -> None:
+        self.error: BaseException | None = None
+
+
+def _frames(
+    container: InputContainer, stream: AudioStream, label: str, tail: _Tail | None = None
+) -> Iterator[AudioFrame]:
+    """Decoded frames of ``stream``; PyAV errors become SourceError naming the file.
+
+    With ``tail`` (``allow_truncated``), packets that fail to decode at the end
+    of the file (a frame cut short) are noted in ``tail.error`` instead of
+    raising; a failed packet followed by packets that decode is damage, not
+    truncation, and raises.
+    """
     count = 0
     try:
-        for frame in container.decode(stream):
-            count += frame.samples
-            yield frame
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except _DECODE_ERRORS as e:
+                if tail is None:
+                    raise
+                tail.error = tail.error or e
+                continue
+            for frame in frames:
+                if tail is not None and tail.error is not None:
+                    raise tail.error
+                count += frame.samples
+                yield frame
     except _DECODE_ERRORS as e:
         raise SourceError(f"{label}: decoding failed after {count} samples: {_reason(e)}") from e
 
@@ -362,14 +411,15 @@ def _codec_name(stream: Any) -> str | None:
 
 
 def _flac_streaminfo(extradata: bytes | None) -> tuple[int, int] | None:
-    """(bits_per_sample, total_samples) from a FLAC STREAMINFO block (FLAC format spec)."""
+    """(bits_per_sample, total_samples) from FFmpeg's FLAC extradata (STREAMINFO, maybe after ``fLaC``)."""
     if not extradata:
         return None
-    si = extradata[8:] if extradata[:4] == b"fLaC" else extradata
-    if len(si) < 34:
+    body = extradata[8:] if extradata[:4] == b"fLaC" else extradata
+    try:
+        info = parse_streaminfo(bytes(body[:34]))
+    except StreamError:
         return None
-    v = int.from_bytes(si[10:18], "big")
-    return ((v >> 36) & 0x1F) + 1, v & ((1 << 36) - 1)
+    return info.bits_per_sample, info.total_samples
 
 
 def _declared_bits(codec: str, extradata: bytes | None) -> int | None:
@@ -396,11 +446,8 @@ def _source_format(
     lossy = bool(cc.codec.lossy and not cc.codec.lossless)
     is_float = False
     if packed in ("flt", "dbl"):
-        if lossy:
-            bits = LOSSY_BITS
-        else:
-            is_float = True
-            bits = 32 if packed == "flt" else 64
+        is_float = True
+        bits = 32 if packed == "flt" else 64
     elif packed in _WIDTH:
         width = _WIDTH[packed]
         declared = _declared_bits(codec, extradata)
