@@ -4,8 +4,10 @@ A new codec is tested by adding one :class:`CodecCase` line to :data:`CODEC_CASE
 ``tests/test_codecs.py`` runs every check below on every case, and fails if a
 registered codec has no case.
 
-The checks only use the codec contract (:mod:`wildzarr.codecs.base`): encode a
-generated signal, scan the stream, decode frames through ``decoder()``.
+The checks only use the codec contract (:mod:`wildzarr.codecs.base`) and the
+frame index (:mod:`wildzarr.index`), as the importer and the reader do: check
+the source format, convert, encode a generated signal, scan the stream, set the
+delay, padding and pre-roll, plan windows and decode their frames.
 """
 
 from __future__ import annotations
@@ -13,14 +15,21 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+from signals import make_float_signal
 
-from wildzarr.codecs import Codec, FlacCodec, FrameDecoder, StreamLayout, get_codec
+from wildzarr.audio import AudioFormat, convert
+from wildzarr.codecs import Codec, Encoded, FlacCodec, FrameDecoder, get_codec
+from wildzarr.codecs.aac import AacCodec
+from wildzarr.codecs.mp3 import Mp3Codec
+from wildzarr.codecs.npy import NpyCodec
 from wildzarr.errors import StreamError
+from wildzarr.index import FrameIndex
 
 
 @dataclass(frozen=True)
@@ -31,18 +40,17 @@ class CodecCase:
     ----------
     codec : Codec
         The codec under test.
-    formats : tuple of (samplerate, channels, bits_per_sample)
-        Source formats the round-trip checks encode.
-    lossless : bool
-        Decoded samples equal the source exactly. Otherwise windows are compared
-        with a decode of the whole stream.
+    formats : tuple of AudioFormat
+        Source formats the round-trip checks encode (the first is used by the
+        single-format checks).
     detects_corruption : bool
-        The decoder raises StreamError on a frame with one flipped byte (a CRC).
+        Decoding a frame with one flipped byte raises StreamError (the frame
+        carries a checksum; codecs with ``frame_checksums`` are checked by the
+        reader instead).
     """
 
     codec: Codec
-    formats: tuple[tuple[int, int, int], ...] = ((48_000, 2, 16),)
-    lossless: bool = True
+    formats: tuple[AudioFormat, ...] = (AudioFormat(48_000, 2, "int16", 16),)
     detects_corruption: bool = True
     id: str = field(default="")
 
@@ -50,10 +58,38 @@ class CodecCase:
         return self.id or repr(self.codec)
 
 
+def pcm(samplerate: int, channels: int, bits: int) -> AudioFormat:
+    """An integer PCM format of ``bits`` bits in the usual dtype."""
+    return AudioFormat(samplerate, channels, "int16" if bits <= 16 else "int32", bits)
+
+
 #: One line per codec configuration.
 CODEC_CASES: list[CodecCase] = [
-    CodecCase(FlacCodec(), ((48_000, 2, 16), (96_000, 1, 24), (8_000, 3, 8)), id="flac"),
-    CodecCase(FlacCodec(compression_level=0, blocksize=1152), ((44_100, 2, 16),), id="flac-0-1152"),
+    CodecCase(FlacCodec(), (pcm(48_000, 2, 16), pcm(96_000, 1, 24), pcm(8_000, 3, 8)), id="flac"),
+    CodecCase(FlacCodec(compression_level=0, blocksize=1152), (pcm(44_100, 2, 16),), id="flac-0-1152"),
+    CodecCase(
+        NpyCodec(),
+        (
+            pcm(48_000, 2, 16),
+            AudioFormat(500_000, 1, "float32", 32),
+            AudioFormat(8_000, 3, "uint8", 8),
+            AudioFormat(8_000, 2, "int64", 64),
+            AudioFormat(8_000, 2, "float64", 64),
+        ),
+        id="npy",
+    ),
+    CodecCase(
+        AacCodec(),
+        (pcm(48_000, 2, 16), AudioFormat(44_100, 1, "float32", 32), pcm(8_000, 6, 24)),
+        detects_corruption=False,
+        id="aac",
+    ),
+    CodecCase(
+        Mp3Codec(),
+        (pcm(48_000, 2, 16), AudioFormat(22_050, 1, "float32", 32), pcm(8_000, 2, 24)),
+        detects_corruption=False,
+        id="mp3",
+    ),
 ]
 
 
@@ -79,6 +115,20 @@ def make_signal(n: int, channels: int, bits: int, seed: int = 0) -> np.ndarray:
     return values.astype(np.int16 if bits <= 16 else np.int32)
 
 
+def make_audio(fmt: AudioFormat, n: int, seed: int = 0) -> np.ndarray:
+    """A signal of ``n`` samples in format ``fmt`` (any dtype), using its full range."""
+    if fmt.kind == "float":
+        return make_float_signal(n, fmt.channels, seed=seed, dtype=fmt.numpy_dtype)
+    if fmt.kind == "uint":
+        signed = make_signal(n, fmt.channels, fmt.bits_per_sample, seed).astype(np.int64)
+        return (signed + (1 << (fmt.bits_per_sample - 1))).astype(fmt.numpy_dtype)
+    if fmt.bits_per_sample > 32:
+        wide = make_signal(n, fmt.channels, 32, seed).astype(np.int64) << 31
+        wide[0, 0], wide[min(1, n - 1), 0] = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+        return wide
+    return make_signal(n, fmt.channels, fmt.bits_per_sample, seed).astype(fmt.numpy_dtype)
+
+
 def irregular_blocks(signal: np.ndarray, seed: int = 0) -> Iterator[np.ndarray]:
     """Yield ``signal`` in blocks of irregular sizes (1 sample up to ~3 frames), as sources may."""
     rng = np.random.default_rng(seed)
@@ -89,83 +139,114 @@ def irregular_blocks(signal: np.ndarray, seed: int = 0) -> Iterator[np.ndarray]:
         start += size
 
 
-def encode(codec: Codec, signal: np.ndarray, samplerate: int, bits: int, seed: int = 0) -> bytes:
-    """Encode ``signal`` (shape (n, channels)) in irregular blocks; return the stream bytes."""
+@dataclass
+class Encoding:
+    """A signal encoded and indexed as the importer does it."""
+
+    codec: Codec
+    source: np.ndarray
+    stored: AudioFormat
+    converted: np.ndarray
+    stream: bytes
+    encoded: Encoded
+    index: FrameIndex
+    decoder_config: dict
+
+    def frames(self) -> list[memoryview]:
+        """Each frame's bytes, as zero-copy views of the stream."""
+        view = memoryview(self.stream)
+        return [view[a:b] for a, b in itertools.pairwise(self.index.offsets.tolist())]
+
+    def decoder(self) -> FrameDecoder:
+        """A decoder built from the codec and decoder configs after a JSON round trip, as the archive does."""
+        codec = get_codec(json.loads(json.dumps(self.codec.get_config())))
+        return codec.decoder(self.stored, json.loads(json.dumps(self.decoder_config)))
+
+    def full_decode(self) -> np.ndarray:
+        """Every frame decoded in one call, delay and padding trimmed: source samples."""
+        decoded = self.decoder().decode(self.frames())
+        return decoded[self.index.delay : self.index.delay + self.index.samples]
+
+    def read(self, start: int, stop: int, decoder: FrameDecoder | None = None) -> np.ndarray:
+        """Source samples ``[start, stop)`` through the index's plan, as the reader does it."""
+        decoder = decoder or self.decoder()
+        frames = self.frames()
+        out = np.empty((stop - start, self.stored.channels), dtype=self.stored.numpy_dtype)
+        for span in self.index.plan(start, stop, task_frames=3):
+            decoded = decoder.decode(frames[span.lead : span.stop])
+            out[span.out : span.out + span.count] = decoded[span.skip : span.skip + span.count]
+        return out
+
+
+def encode(codec: Codec, signal: np.ndarray, fmt: AudioFormat, seed: int = 0) -> Encoding:
+    """Check, convert, encode (in irregular blocks), scan and index ``signal`` of format ``fmt``."""
+    stored = codec.check(fmt)
+    converted = convert(signal, fmt, stored)
     out = io.BytesIO()
-    written = codec.encode(
-        irregular_blocks(signal, seed),
-        out,
-        samplerate=samplerate,
-        channels=signal.shape[1],
-        bits_per_sample=bits,
-    )
-    assert written == len(signal)
+    encoded = codec.encode(irregular_blocks(converted, seed), out, stored)
+    assert encoded.samples == len(signal)
     assert out.tell() == len(out.getvalue()), "encode must leave out at the end of the stream"
-    return out.getvalue()
+    stream = out.getvalue()
+    scanned = codec.scan(stream, stored, encoded)
+    index = scanned.index
+    padding = index.decoded - encoded.delay - encoded.samples
+    assert padding >= 0 and encoded.delay >= 0
+    preroll = codec.preroll if scanned.preroll is None else scanned.preroll
+    index = index.with_trim(delay=encoded.delay, padding=padding, preroll=preroll)
+    if codec.frame_checksums:
+        bounds = index.offsets.tolist()
+        index = index.with_checksums(
+            np.array([zlib.crc32(stream[a:b]) for a, b in itertools.pairwise(bounds)])
+        )
+    index.check()
+    return Encoding(codec, signal, stored, converted, stream, encoded, index, scanned.decoder_config)
 
 
-def frames_of(stream: bytes, layout: StreamLayout) -> list[memoryview]:
-    """Each frame's bytes, as zero-copy views of ``stream``."""
-    bounds = [*layout.offsets.tolist(), layout.end]
-    view = memoryview(stream)
-    return [view[a:b] for a, b in itertools.pairwise(bounds)]
+def check_index(enc: Encoding) -> None:
+    """The scanned index is self-consistent and matches the stream."""
+    index = enc.index
+    assert index.offsets.dtype == np.int64 and index.first_samples.dtype == np.int64
+    assert index.offsets.shape == index.first_samples.shape and index.n_frames >= 1
+    assert index.offsets[0] >= 0 and index.end == len(enc.stream)
+    assert index.samples == len(enc.source)
+    json.dumps(enc.decoder_config)  # JSON-only
 
 
-def decoder_from_stored_config(codec: Codec, layout: StreamLayout) -> FrameDecoder:
-    """A decoder built from the codec and decoder configs after a JSON round trip, as the archive does."""
-    stored_codec = get_codec(json.loads(json.dumps(codec.get_config())))
-    return stored_codec.decoder(json.loads(json.dumps(layout.decoder_config)))
-
-
-def check_layout(layout: StreamLayout, stream: bytes, samples: int) -> None:
-    """The scan result is self-consistent and matches the stream."""
-    assert layout.offsets.dtype == np.int64 and layout.first_samples.dtype == np.int64
-    assert layout.offsets.shape == layout.first_samples.shape and len(layout.offsets) >= 1
-    assert np.all(np.diff(layout.offsets) > 0) and layout.offsets[0] > 0
-    assert layout.first_samples[0] == 0 and np.all(np.diff(layout.first_samples) > 0)
-    assert layout.samples == samples and layout.first_samples[-1] < samples
-    assert layout.end == len(stream) and layout.offsets[-1] < layout.end
-    json.dumps(layout.decoder_config)  # JSON-only
-
-
-def check_round_trip(case: CodecCase, signal: np.ndarray, samplerate: int, bits: int) -> np.ndarray:
-    """Encode, scan, decode every frame; the result equals the source (if lossless). Returns the decode."""
-    stream = encode(case.codec, signal, samplerate, bits)
-    layout = case.codec.scan(stream)
-    check_layout(layout, stream, len(signal))
-    decoded = decoder_from_stored_config(case.codec, layout).decode(frames_of(stream, layout))
+def check_round_trip(case: CodecCase, signal: np.ndarray, fmt: AudioFormat) -> np.ndarray:
+    """Encode, scan, decode every frame; lossless codecs return the converted source. Returns the decode."""
+    enc = encode(case.codec, signal, fmt)
+    check_index(enc)
+    decoded = enc.full_decode()
     assert decoded.shape == signal.shape
-    assert decoded.dtype == (np.int16 if bits <= 16 else np.int32)
-    if case.lossless:
-        np.testing.assert_array_equal(decoded, signal)
+    assert decoded.dtype == enc.stored.numpy_dtype
+    if not case.codec.lossy:
+        assert decoded.tobytes() == enc.converted.tobytes()  # bit for bit, NaN payloads included
     return decoded
 
 
 def check_random_windows(
-    case: CodecCase, signal: np.ndarray, samplerate: int, bits: int, windows: int = 25, seed: int = 0
+    case: CodecCase, signal: np.ndarray, fmt: AudioFormat, windows: int = 25, seed: int = 0
 ) -> None:
-    """Frame ranges decoded on their own (with the codec's pre-roll) equal the source, frame by frame."""
-    codec = case.codec
-    stream = encode(codec, signal, samplerate, bits)
-    layout = codec.scan(stream)
-    frames = frames_of(stream, layout)
-    decoder = codec.decoder(layout.decoder_config)
-    reference = signal if case.lossless else decoder.decode(frames)
-    bounds = [*layout.first_samples.tolist(), layout.samples]
+    """Windows read through the index (pre-roll, delay) equal the same samples of a full decode."""
+    enc = encode(case.codec, signal, fmt)
+    reference = enc.full_decode() if case.codec.lossy else enc.converted
+    decoder = enc.decoder()
     rng = np.random.default_rng(seed)
-    n = len(frames)
+    n = len(signal)
     for _ in range(windows):
-        first = int(rng.integers(0, n))
-        stop = int(rng.integers(first + 1, min(n, first + 4) + 1))
-        lead = max(0, first - codec.preroll)
-        decoded = decoder.decode(frames[lead:stop])
-        skip = bounds[first] - bounds[lead]
-        np.testing.assert_array_equal(decoded[skip:], reference[bounds[first] : bounds[stop]])
+        start = int(rng.integers(0, n))
+        stop = int(rng.integers(start + 1, min(n, start + 20_000) + 1))
+        got = enc.read(start, stop, decoder)
+        assert got.tobytes() == reference[start:stop].tobytes(), (start, stop)
+    # The very first and very last samples too.
+    assert enc.read(0, 1, decoder).tobytes() == reference[:1].tobytes()
+    assert enc.read(n - 1, n, decoder).tobytes() == reference[n - 1 :].tobytes()
 
 
-def check_streaming(codec: Codec, samplerate: int, channels: int, bits: int) -> None:
+def check_streaming(codec: Codec, fmt: AudioFormat) -> None:
     """encode() writes frames while it consumes blocks instead of after the last one."""
-    block = make_signal(4096, channels, bits)
+    stored = codec.check(fmt)
+    block = convert(make_audio(fmt, 4096), fmt, stored)
     out = io.BytesIO()
     sizes_when_asked: list[int] = []
 
@@ -174,7 +255,7 @@ def check_streaming(codec: Codec, samplerate: int, channels: int, bits: int) -> 
             sizes_when_asked.append(out.tell())
             yield block
 
-    codec.encode(blocks(), out, samplerate=samplerate, channels=channels, bits_per_sample=bits)
+    codec.encode(blocks(), out, stored)
     # Output grew step by step while blocks were still being asked for.
     assert len(set(sizes_when_asked)) >= 10, sizes_when_asked
 
@@ -190,23 +271,23 @@ def check_config_round_trip(codec: Codec) -> None:
     assert get_codec(codec.codec_id, **{k: v for k, v in config.items() if k != "id"}) == codec
 
 
-def check_corrupt_streams(case: CodecCase, samplerate: int, channels: int, bits: int) -> None:
+def check_corrupt_streams(case: CodecCase, fmt: AudioFormat) -> None:
     """Damaged streams fail scan() and damaged frames fail decode() with StreamError, never a crash."""
     codec = case.codec
-    signal = make_signal(20_000, channels, bits)
-    stream = encode(codec, signal, samplerate, bits)
-    layout = codec.scan(stream)
-    frames = frames_of(stream, layout)
-    middle = len(frames) // 2
-    a, b = int(layout.offsets[middle]), int(layout.offsets[middle + 1])
-
+    enc = encode(codec, make_audio(fmt, 40_000), fmt)
+    stream, index = enc.stream, enc.index
+    frames = enc.frames()
+    middle = index.n_frames // 2
+    a, b = int(index.offsets[middle]), int(index.offsets[middle + 1])
     flipped = bytearray(stream)
     flipped[(a + b) // 2] ^= 0x5A
-    for damaged in (stream[: len(stream) - 3], stream[: (a + b) // 2], bytes(flipped), b"", b"\x00" * 1000):
+    damaged_streams = [stream[: len(stream) - 3], stream[: (a + b) // 2], b"", b"\x00" * 1000]
+    if case.detects_corruption:
+        damaged_streams.append(bytes(flipped))
+    for damaged in damaged_streams:
         with pytest.raises(StreamError):
-            codec.scan(damaged)
-
-    decoder = codec.decoder(layout.decoder_config)
+            codec.scan(damaged, enc.stored, enc.encoded)
+    decoder = enc.decoder()
     rng = np.random.default_rng(1)
     garbage = [b"", b"\x00" * 100, rng.integers(0, 256, 5000, dtype=np.uint8).tobytes(), frames[middle][:7]]
     if case.detects_corruption:
@@ -215,7 +296,13 @@ def check_corrupt_streams(case: CodecCase, samplerate: int, channels: int, bits:
         with pytest.raises(StreamError):
             decoder.decode([frames[0], bad])
     # The decoder is still usable after an error.
-    decoded = decoder.decode(frames[middle : middle + 1])
-    if case.lossless:
-        start, stop = layout.first_samples[middle], layout.first_samples[middle + 1]
-        np.testing.assert_array_equal(decoded, signal[start:stop])
+    lead = max(0, middle - index.preroll)
+    decoded = decoder.decode(frames[lead : middle + 1])
+    reference = decoder.decode(frames[: middle + 1]) if codec.lossy else None
+    first, stop = int(index.first_samples[middle]), int(index.first_samples[middle + 1])
+    skip = first - int(index.first_samples[lead])
+    if reference is None:
+        start = first - index.delay
+        assert decoded[skip:].tobytes() == enc.converted[start : start + stop - first].tobytes()
+    else:
+        assert decoded[skip:].tobytes() == reference[first:stop].tobytes()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import re
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,35 +28,39 @@ from codec_checks import (
     check_random_windows,
     check_round_trip,
     check_streaming,
-    encode,
-    frames_of,
+    irregular_blocks,
+    make_audio,
     make_signal,
+    pcm,
 )
 from pyflac._encoder import lib as libflac
 
-from wildzarr.codecs import Codec, FlacCodec, StreamLayout, codec_ids, get_codec, register_codec
+from wildzarr.audio import AudioFormat
+from wildzarr.codecs import Codec, Encoded, FlacCodec, FrameDecoder, codec_ids, get_codec, register_codec
 from wildzarr.codecs import registry as registry_module
 from wildzarr.codecs.flac import _Sink, _start_encoder, is_streamable_subset
 from wildzarr.errors import ArgumentError, SourceError, StreamError, UnsupportedSourceError
+from wildzarr.index import FrameIndex
+from wildzarr.scan.flac import parse_streaminfo
 
 # --------------------------------------------------------------------------- shared checks
 
 
 @pytest.mark.parametrize("case", CODEC_CASES, ids=str)
 def test_round_trip(case: CodecCase) -> None:
-    for samplerate, channels, bits in case.formats:
-        check_round_trip(case, make_signal(30_000, channels, bits), samplerate, bits)
+    for fmt in case.formats:
+        check_round_trip(case, make_audio(fmt, 30_000), fmt)
 
 
 @pytest.mark.parametrize("case", CODEC_CASES, ids=str)
 def test_random_windows(case: CodecCase) -> None:
-    samplerate, channels, bits = case.formats[0]
-    check_random_windows(case, make_signal(60_000, channels, bits, seed=3), samplerate, bits)
+    for fmt in case.formats:
+        check_random_windows(case, make_audio(fmt, 60_000, seed=3), fmt)
 
 
 @pytest.mark.parametrize("case", CODEC_CASES, ids=str)
 def test_encode_streams(case: CodecCase) -> None:
-    check_streaming(case.codec, *case.formats[0])
+    check_streaming(case.codec, case.formats[0])
 
 
 @pytest.mark.parametrize("case", CODEC_CASES, ids=str)
@@ -64,7 +70,7 @@ def test_config_round_trip(case: CodecCase) -> None:
 
 @pytest.mark.parametrize("case", CODEC_CASES, ids=str)
 def test_corrupt_bytes_raise_stream_error(case: CodecCase) -> None:
-    check_corrupt_streams(case, *case.formats[0])
+    check_corrupt_streams(case, case.formats[0])
 
 
 #: Bit depth of the soundfile subtypes the corpus test reads as integers.
@@ -73,7 +79,7 @@ PCM_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
 
 @pytest.mark.parametrize("case", CODEC_CASES, ids=str)
 def test_corpus_recordings(case: CodecCase, corpus_dir: Path) -> None:
-    """Every integer PCM recording of the corpus that the codec accepts: exact round trip and windows."""
+    """Every PCM recording of the corpus the codec accepts: round trip and windows (exact if lossless)."""
     tested = 0
     for path in sorted(corpus_dir.iterdir()):
         try:
@@ -81,19 +87,22 @@ def test_corpus_recordings(case: CodecCase, corpus_dir: Path) -> None:
         except (sf.LibsndfileError, RuntimeError):
             continue  # not a soundfile format (m4a, mp4, text)
         bits = PCM_BITS.get(info.subtype)
-        if bits is None:
-            if info.subtype in ("FLOAT", "DOUBLE"):
-                with pytest.raises(UnsupportedSourceError, match="floating-point"):
-                    FlacCodec().check(info.samplerate, info.channels, 32, True)
+        if info.subtype == "FLOAT":
+            signal, samplerate = sf.read(str(path), dtype="float32", always_2d=True)
+            fmt = AudioFormat(samplerate, signal.shape[1], "float32", 32)
+        elif bits is not None:
+            data, samplerate = sf.read(str(path), dtype="int32", always_2d=True)
+            signal = (data >> (32 - bits)).astype(np.int16 if bits <= 16 else np.int32)
+            fmt = pcm(samplerate, signal.shape[1], bits)
+        else:
             continue
-        data, samplerate = sf.read(str(path), dtype="int32", always_2d=True)
-        signal = (data >> (32 - bits)).astype(np.int16 if bits <= 16 else np.int32)
         try:
-            case.codec.check(samplerate, signal.shape[1], bits, False)
+            case.codec.check(fmt)
         except UnsupportedSourceError:
             continue
-        check_round_trip(case, signal, samplerate, bits)
-        check_random_windows(case, signal, samplerate, bits, windows=10)
+        signal = signal[: 20 * samplerate]  # the first 20 s keep the test short
+        check_round_trip(case, signal, fmt)
+        check_random_windows(case, signal, fmt, windows=10)
         tested += 1
     assert tested > 0
 
@@ -175,13 +184,62 @@ def flac_md5(signal: np.ndarray, bits: int) -> str:
     return hashlib.md5(signal.astype("<i4").view(np.uint8).reshape(-1, 4)[:, :width].tobytes()).hexdigest()
 
 
-def round_trip(
-    codec: FlacCodec, signal: np.ndarray, samplerate: int, bits: int
-) -> tuple[bytes, StreamLayout]:
+@dataclass(frozen=True)
+class Layout:
+    """A FLAC stream's frames as the scanner found them: the frame index and the decoder config."""
+
+    index: FrameIndex
+    decoder_config: dict[str, Any]
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Byte offset of each frame, int64 (n_frames,)."""
+        return self.index.offsets[:-1]
+
+    @property
+    def first_samples(self) -> np.ndarray:
+        """First sample of each frame, int64 (n_frames,)."""
+        return self.index.first_samples[:-1]
+
+    @property
+    def samples(self) -> int:
+        """Samples per channel."""
+        return self.index.samples
+
+
+def encode(codec: FlacCodec, signal: np.ndarray, samplerate: int, bits: int) -> bytes:
+    """Encode integer samples (n, channels) of ``bits`` bits in irregular blocks; return the stream bytes."""
+    out = io.BytesIO()
+    assert codec.encode(irregular_blocks(signal), out, pcm(samplerate, signal.shape[1], bits)).samples == len(
+        signal
+    )
+    return out.getvalue()
+
+
+def scan(codec: FlacCodec, stream: bytes) -> Layout:
+    """Scan a FLAC stream (the format comes from its STREAMINFO)."""
+    info = parse_streaminfo(stream[8:42])
+    fmt = pcm(info.samplerate, info.channels, info.bits_per_sample)
+    scanned = codec.scan(stream, fmt, Encoded(samples=info.total_samples))
+    return Layout(scanned.index, scanned.decoder_config)
+
+
+def decoder(codec: FlacCodec, config: dict[str, Any]) -> FrameDecoder:
+    """A decoder for a FLAC stream of decoder config ``config`` (FLAC reads its format from STREAMINFO)."""
+    return codec.decoder(pcm(48_000, 2, 16), config)
+
+
+def frames_of(stream: bytes, layout: Layout) -> list[memoryview]:
+    """Each frame's bytes, as zero-copy views of ``stream``."""
+    view = memoryview(stream)
+    return [view[a:b] for a, b in itertools.pairwise(layout.index.offsets.tolist())]
+
+
+def round_trip(codec: FlacCodec, signal: np.ndarray, samplerate: int, bits: int) -> tuple[bytes, Layout]:
     """Encode, scan and decode all frames; assert exact equality; return the stream and layout."""
     stream = encode(codec, signal, samplerate, bits)
-    layout = codec.scan(stream)
-    decoded = codec.decoder(layout.decoder_config).decode(frames_of(stream, layout))
+    layout = scan(codec, stream)
+    decoded = decoder(codec, layout.decoder_config).decode(frames_of(stream, layout))
     assert decoded.dtype == (np.int16 if bits <= 16 else np.int32)
     np.testing.assert_array_equal(decoded, signal)
     info = streaminfo(stream)
@@ -246,14 +304,14 @@ def test_encode_from_nonzero_position_completes_streaminfo_in_place() -> None:
     signal = make_signal(10_000, 2, 24)
     out = io.BytesIO()
     out.write(b"PREFIX")
-    written = FlacCodec().encode([signal], out, samplerate=48_000, channels=2, bits_per_sample=24)
-    assert written == len(signal) and out.tell() == len(out.getvalue())
+    written = FlacCodec().encode([signal], out, pcm(48_000, 2, 24))
+    assert written.samples == len(signal) and out.tell() == len(out.getvalue())
     stream = out.getvalue()[6:]
     assert streaminfo(stream)["md5"] == flac_md5(signal, 24)
     codec = FlacCodec()
-    layout = codec.scan(stream)
+    layout = scan(codec, stream)
     np.testing.assert_array_equal(
-        codec.decoder(layout.decoder_config).decode(frames_of(stream, layout)), signal
+        decoder(codec, layout.decoder_config).decode(frames_of(stream, layout)), signal
     )
 
 
@@ -295,9 +353,7 @@ def test_pyflac_internals_we_rely_on() -> None:
     # End to end: 24-bit and 8-bit sources in int32/int16 arrays keep their depth in STREAMINFO.
     for bits, dtype in ((24, np.int32), (8, np.int16), (12, np.int16), (20, np.int32)):
         out = io.BytesIO()
-        FlacCodec().encode(
-            [np.zeros((100, 1), dtype)], out, samplerate=8000, channels=1, bits_per_sample=bits
-        )
+        FlacCodec().encode([np.zeros((100, 1), dtype)], out, pcm(8000, 1, bits))
         assert streaminfo(out.getvalue())["bits"] == bits
 
 
@@ -315,7 +371,7 @@ def test_constructor_validates(kwargs: dict[str, Any]) -> None:
 
 def test_codec_is_frozen_and_hashable() -> None:
     codec = FlacCodec(compression_level=np.int64(3))  # type: ignore[arg-type]
-    assert codec.get_config() == {"id": "flac", "compression_level": 3, "blocksize": 4096}
+    assert codec.get_config() == {"id": "flac", "compression_level": 3, "blocksize": 4096, "float_bits": 24}
     assert type(codec.get_config()["compression_level"]) is int
     assert hash(codec) == hash(FlacCodec(3))
     with pytest.raises(AttributeError):
@@ -323,25 +379,25 @@ def test_codec_is_frozen_and_hashable() -> None:
 
 
 @pytest.mark.parametrize(
-    "args, match",
+    "fmt, match",
     [
-        ((48_000, 2, 32, True), "integer samples only; this source holds 32-bit floating-point"),
-        ((48_000, 12, 16, False), "1 to 8 channels; this source has 12"),
-        ((48_000, 0, 16, False), "this source has 0"),
-        ((0, 1, 16, False), "1,048,575 Hz; this source has 0 Hz"),
-        ((1_048_576, 1, 16, False), "this source has 1,048,576 Hz"),
-        ((48_000, 1, 3, False), "4- to 32-bit"),
-        ((48_000, 1, 33, False), "33-bit"),
+        (pcm(48_000, 12, 16), "1 to 8 channels, this one would have 12"),
+        (pcm(1_048_576, 1, 16), "this source has 1,048,576 Hz"),
+        (pcm(48_000, 1, 3), "4- to 32-bit"),
+        (AudioFormat(48_000, 1, "int64", 64), "64-bit samples .codec='npy'"),
     ],
 )
-def test_check_rejects(args: tuple[int, int, int, bool], match: str) -> None:
+def test_check_rejects(fmt: AudioFormat, match: str) -> None:
     with pytest.raises(UnsupportedSourceError, match=match):
-        FlacCodec().check(*args)
+        FlacCodec().check(fmt)
 
 
-def test_check_accepts_limits() -> None:
-    for args in [(1, 1, 4), (1_048_575, 8, 32), (44_100, 2, 16)]:
-        FlacCodec().check(*args, False)
+def test_check_accepts_limits_and_gives_the_stored_format() -> None:
+    for fmt in [pcm(1, 1, 4), pcm(1_048_575, 8, 32), pcm(44_100, 2, 16)]:
+        assert FlacCodec().check(fmt) == fmt
+    # unsigned 8-bit becomes signed 8-bit in int16; floats become 24-bit integers
+    assert FlacCodec().check(AudioFormat(8000, 1, "uint8", 8)) == pcm(8000, 1, 8)
+    assert FlacCodec().check(AudioFormat(8000, 2, "float32", 32)) == pcm(8000, 2, 24)
 
 
 @pytest.mark.parametrize("bits, value", [(24, 1 << 23), (24, -(1 << 23) - 1), (16, 40_000), (8, -129)])
@@ -349,7 +405,7 @@ def test_samples_out_of_range_raise_source_error(bits: int, value: int) -> None:
     block = np.zeros((5000, 1), np.int32)
     block[1234] = value
     with pytest.raises(SourceError, match=f"signed {bits}-bit range"):
-        FlacCodec().encode([block], io.BytesIO(), samplerate=48_000, channels=1, bits_per_sample=bits)
+        FlacCodec().encode([block], io.BytesIO(), pcm(48_000, 1, bits))
 
 
 @pytest.mark.parametrize(
@@ -358,20 +414,20 @@ def test_samples_out_of_range_raise_source_error(bits: int, value: int) -> None:
 )  # fmt: skip
 def test_bad_blocks_raise_source_error(block: Any) -> None:
     with pytest.raises(SourceError, match="block of samples"):
-        FlacCodec().encode([block], io.BytesIO(), samplerate=48_000, channels=2, bits_per_sample=16)
+        FlacCodec().encode([block], io.BytesIO(), pcm(48_000, 2, 16))
 
 
 def test_encode_without_samples_writes_only_metadata() -> None:
     out = io.BytesIO()
-    assert FlacCodec().encode(iter([]), out, samplerate=8000, channels=1, bits_per_sample=16) == 0
+    assert FlacCodec().encode(iter([]), out, pcm(8000, 1, 16)).samples == 0
     assert streaminfo(out.getvalue())["total_samples"] == 0
     with pytest.raises(StreamError):
-        FlacCodec().scan(out.getvalue())  # no frames
+        scan(FlacCodec(), out.getvalue())  # no frames
 
 
 def test_encode_rechecks_parameters() -> None:
     with pytest.raises(UnsupportedSourceError):
-        FlacCodec().encode([], io.BytesIO(), samplerate=48_000, channels=9, bits_per_sample=16)
+        FlacCodec().encode([], io.BytesIO(), pcm(48_000, 9, 16))
 
 
 class FailingWrites(io.BytesIO):
@@ -393,9 +449,9 @@ class NoSeek(io.BytesIO):
 def test_write_errors_propagate() -> None:
     signal = make_signal(50_000, 2, 16)
     with pytest.raises(OSError, match="disk full"):
-        FlacCodec().encode([signal], FailingWrites(30_000), samplerate=48_000, channels=2, bits_per_sample=16)
+        FlacCodec().encode([signal], FailingWrites(30_000), pcm(48_000, 2, 16))
     with pytest.raises(io.UnsupportedOperation):
-        FlacCodec().encode([signal], NoSeek(), samplerate=48_000, channels=2, bits_per_sample=16)
+        FlacCodec().encode([signal], NoSeek(), pcm(48_000, 2, 16))
 
 
 class RaisingWrites(io.BytesIO):
@@ -426,9 +482,7 @@ def test_base_exceptions_in_callbacks_propagate(error: BaseException, after: int
     """Whatever a write or seek raises comes out of encode() as it was, never as a StreamError."""
     out = RaisingWrites(error, after)
     with pytest.raises(type(error)) as e:
-        FlacCodec().encode(
-            [make_signal(50_000, 2, 16)], out, samplerate=48_000, channels=2, bits_per_sample=16
-        )
+        FlacCodec().encode([make_signal(50_000, 2, 16)], out, pcm(48_000, 2, 16))
     assert e.value is error
 
 
@@ -453,23 +507,19 @@ def test_sigint_while_libflac_runs_reaches_the_handler_after_it_returns() -> Non
     previous = signal.signal(signal.SIGINT, handler)
     try:
         out = SignalOnWrite()
-        written = FlacCodec().encode(
-            [make_signal(50_000, 2, 16)], out, samplerate=48_000, channels=2, bits_per_sample=16
-        )
+        written = FlacCodec().encode([make_signal(50_000, 2, 16)], out, pcm(48_000, 2, 16))
         assert signal.getsignal(signal.SIGINT) is handler  # restored
     finally:
         signal.signal(signal.SIGINT, previous)
-    assert written == 50_000 and out.sent
+    assert written.samples == 50_000 and out.sent
     (stack,) = calls  # called once, outside libFLAC's callbacks
     assert "encode" in stack and "_write_callback" not in stack and "write" not in stack
-    assert FlacCodec().scan(out.getvalue()).samples == 50_000
+    assert scan(FlacCodec(), out.getvalue()).samples == 50_000
 
 
 def test_sigint_while_libflac_runs_raises_keyboard_interrupt() -> None:
     with pytest.raises(KeyboardInterrupt):
-        FlacCodec().encode(
-            [make_signal(50_000, 2, 16)], SignalOnWrite(), samplerate=48_000, channels=2, bits_per_sample=16
-        )
+        FlacCodec().encode([make_signal(50_000, 2, 16)], SignalOnWrite(), pcm(48_000, 2, 16))
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
@@ -487,6 +537,7 @@ def test_encode_in_a_thread() -> None:
 ENCODE_FOREVER = """
 import tempfile
 import numpy as np
+from wildzarr.audio import AudioFormat
 from wildzarr.codecs.flac import FlacCodec
 
 block = np.random.default_rng(0).integers(-2**15, 2**15, size=(192_000, 8)).astype(np.int16)
@@ -497,7 +548,7 @@ def blocks():
         yield block
 
 with tempfile.TemporaryFile() as f:
-    FlacCodec().encode(blocks(), f, samplerate=192_000, channels=8, bits_per_sample=16)
+    FlacCodec().encode(blocks(), f, AudioFormat(192_000, 8, "int16", 16))
 """
 
 
@@ -522,13 +573,13 @@ def test_ctrl_c_while_encoding_propagates(after: float) -> None:
 @pytest.mark.parametrize("config", [{}, {"streaminfo": "zz"}, {"streaminfo": "00" * 10}, {"streaminfo": 5}])
 def test_decoder_rejects_bad_config(config: dict[str, Any]) -> None:
     with pytest.raises(StreamError):
-        FlacCodec().decoder(config)
+        decoder(FlacCodec(), config)
 
 
 def test_decoder_empty_and_dtype() -> None:
     stream = encode(FlacCodec(), make_signal(100, 3, 20), 48_000, 20)
-    decoder = FlacCodec().decoder(FlacCodec().scan(stream).decoder_config)
-    empty = decoder.decode([])
+    frame_decoder = decoder(FlacCodec(), scan(FlacCodec(), stream).decoder_config)
+    empty = frame_decoder.decode([])
     assert empty.shape == (0, 3) and empty.dtype == np.int32
 
 
@@ -536,16 +587,16 @@ def test_decoder_rejects_frames_of_another_stream() -> None:
     codec = FlacCodec()
     stream16 = encode(codec, make_signal(10_000, 2, 16), 48_000, 16)
     stream24 = encode(codec, make_signal(10_000, 2, 24), 48_000, 24)
-    frames16 = frames_of(stream16, codec.scan(stream16))
-    frame24 = frames_of(stream24, codec.scan(stream24))[0]
+    frames16 = frames_of(stream16, scan(codec, stream16))
+    frame24 = frames_of(stream24, scan(codec, stream24))[0]
     with pytest.raises(StreamError) as e:
-        codec.decoder(codec.scan(stream16).decoder_config).decode([frames16[0], frames16[1], frame24])
+        decoder(codec, scan(codec, stream16).decoder_config).decode([frames16[0], frames16[1], frame24])
     assert e.value.frame == 2
     assert str(e.value).startswith(("does not decode (", "decodes to s32 samples, expected packed s16"))
 
 
 FLAC_STREAM = encode(FlacCodec(), make_signal(30_000, 2, 16), 48_000, 16)
-FLAC_LAYOUT = FlacCodec().scan(FLAC_STREAM)
+FLAC_LAYOUT = scan(FlacCodec(), FLAC_STREAM)
 
 
 @pytest.mark.parametrize(
@@ -565,9 +616,9 @@ def test_decoder_errors_name_the_frame(position: int, replacement: bytes | None,
         flipped[len(flipped) // 2] ^= 0x5A
         replacement = bytes(flipped)
     batch[position] = replacement
-    decoder = FlacCodec().decoder(FLAC_LAYOUT.decoder_config)
+    frame_decoder = decoder(FlacCodec(), FLAC_LAYOUT.decoder_config)
     with pytest.raises(StreamError) as e:
-        decoder.decode(batch)
+        frame_decoder.decode(batch)
     assert e.value.frame == position
     assert str(e.value).startswith(message)
     assert re.search(r"frame \d| of \d", str(e.value)) is None  # the reader names the frame
@@ -577,13 +628,15 @@ def test_decoders_in_threads() -> None:
     codec = FlacCodec()
     signal = make_signal(200_000, 2, 24)
     stream = encode(codec, signal, 96_000, 24)
-    layout = codec.scan(stream)
+    layout = scan(codec, stream)
     frames = frames_of(stream, layout)
     results: dict[int, np.ndarray] = {}
 
     def work(k: int) -> None:
-        decoder = codec.decoder(layout.decoder_config)  # one decoder per thread
-        results[k] = np.concatenate([decoder.decode(frames[i : i + 3]) for i in range(0, len(frames), 3)])
+        frame_decoder = decoder(codec, layout.decoder_config)  # one decoder per thread
+        results[k] = np.concatenate(
+            [frame_decoder.decode(frames[i : i + 3]) for i in range(0, len(frames), 3)]
+        )
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
     for thread in threads:
@@ -595,4 +648,4 @@ def test_decoders_in_threads() -> None:
 
 
 def test_flac_is_a_codec() -> None:
-    assert isinstance(FlacCodec(), Codec) and FlacCodec.preroll == 0 and FlacCodec.codec_id == "flac"
+    assert isinstance(FlacCodec(), Codec) and FlacCodec().preroll == 0 and FlacCodec.codec_id == "flac"
