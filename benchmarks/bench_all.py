@@ -11,7 +11,15 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("bench_scan.py", "bench_read.py", "bench_import.py", "bench_archive.py", "bench_writers.py")
+SCRIPTS = (
+    "bench_scan.py",
+    "bench_read.py",
+    "bench_import.py",
+    "bench_archive.py",
+    "bench_writers.py",
+    "bench_codecs.py",
+    "bench_npy_pipelines.py",
+)
 
 
 def main() -> None:
