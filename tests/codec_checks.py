@@ -18,7 +18,12 @@ import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
+import av
 import numpy as np
 import pytest
 from signals import make_float_signal
@@ -26,10 +31,12 @@ from signals import make_float_signal
 from wildzarr.audio import AudioFormat, convert
 from wildzarr.codecs import Codec, Encoded, FlacCodec, FrameDecoder, get_codec
 from wildzarr.codecs.aac import AacCodec
+from wildzarr.codecs.base import ScannedStream
 from wildzarr.codecs.mp3 import Mp3Codec
 from wildzarr.codecs.npy import NpyCodec
 from wildzarr.errors import StreamError
 from wildzarr.index import FrameIndex
+from wildzarr.sources.base import Source
 
 
 @dataclass(frozen=True)
@@ -306,3 +313,140 @@ def check_corrupt_streams(case: CodecCase, fmt: AudioFormat) -> None:
         assert decoded[skip:].tobytes() == enc.converted[start : start + stop - first].tobytes()
     else:
         assert decoded[skip:].tobytes() == reference[first:stop].tobytes()
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers of the lossy codec tests (test_aac_codec.py, test_mp3_codec.py; test_mp3_scan.py's streams)
+# --------------------------------------------------------------------------------------------------
+
+
+def tones(
+    n: int, samplerate: int, channels: int, seed: int = 0, high: float | None = None, noise: float = 0.01
+) -> np.ndarray:
+    """float32 ``(n, channels)``: a tone per channel (300 Hz, then 200 Hz apart), a sweep from 100 Hz to
+    rate / 8, ``noise`` times white noise, and an optional ``high`` tone in every channel."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / samplerate
+    sweep = 0.1 * np.sin(2 * np.pi * (100 * t + samplerate / 16 * t**2 / t[-1]))
+    columns = []
+    for c in range(channels):
+        x = 0.2 * np.sin(2 * np.pi * (300 + 200 * c) * t) + sweep + noise * rng.standard_normal(n)
+        if high is not None:
+            x += 0.2 * np.sin(2 * np.pi * high * t)
+        columns.append(x)
+    return np.ascontiguousarray(np.stack(columns, axis=1), dtype=np.float32)
+
+
+def lag(a: np.ndarray, b: np.ndarray, most: int = 2048) -> int:
+    """The shift of ``b`` against ``a`` (within ``most`` samples) with the highest cross-correlation."""
+    size = 1 << (len(a) + len(b)).bit_length()
+    correlation = np.fft.irfft(np.conj(np.fft.rfft(a, size)) * np.fft.rfft(b, size), size)
+    shifts = np.concatenate([np.arange(0, most + 1), np.arange(-most, 0)])
+    return int(shifts[np.argmax(np.concatenate([correlation[: most + 1], correlation[-most:]]))])
+
+
+def snr_db(reference: np.ndarray, decoded: np.ndarray) -> float:
+    """Signal-to-noise ratio of ``decoded`` against ``reference``, in dB."""
+    error = (reference.astype(np.float64) - decoded) ** 2
+    return float(10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / np.sum(error)))
+
+
+def random_windows(n: int, count: int, seed: int, longest: int = 20_000) -> list[tuple[int, int]]:
+    """``count`` random ``(start, stop)`` ranges of up to ``longest`` of ``n`` samples, then the first and
+    the last sample and the whole."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        start = int(rng.integers(0, n))
+        out.append((start, int(rng.integers(start + 1, min(n, start + longest) + 1))))
+    return [*out, (0, 1), (n - 1, n), (0, n)]
+
+
+def encode_blocks(
+    codec: Codec, signal: np.ndarray, samplerate: int, block: int = 10_000
+) -> tuple[AudioFormat, bytes, Encoded]:
+    """Encode float32 ``signal`` in blocks of ``block`` samples: (stored format, stream, what encode said)."""
+    fmt = codec.check(AudioFormat(samplerate, signal.shape[1], "float32", 32))
+    out = io.BytesIO()
+    encoded = codec.encode((signal[k : k + block] for k in range(0, len(signal), block)), out, fmt)
+    assert encoded.samples == len(signal)
+    return fmt, out.getvalue(), encoded
+
+
+def keep_frames(codec: Codec, source: Source) -> tuple[AudioFormat, bytes, Encoded] | None:
+    """The source's frames as ``codec.keep`` writes them: (stored format, stream, Encoded), or None (and
+    nothing written) when the codec does not keep them."""
+    out = io.BytesIO()
+    encoded = codec.keep(source, out)
+    if encoded is None:
+        assert out.getvalue() == b""
+        return None
+    return codec.check(source.format.audio), out.getvalue(), encoded
+
+
+def importer_index(
+    codec: Codec, fmt: AudioFormat, data: bytes, encoded: Encoded
+) -> tuple[FrameIndex, ScannedStream]:
+    """Scan ``data`` and trim its index (delay, padding, pre-roll) as the importer does: (index, scan)."""
+    scanned = codec.scan(data, fmt, encoded)
+    index = scanned.index
+    padding = index.decoded - encoded.delay - encoded.samples
+    preroll = codec.preroll if scanned.preroll is None else scanned.preroll
+    index = index.with_trim(delay=encoded.delay, padding=padding, preroll=preroll)
+    index.check()
+    return index, scanned
+
+
+def write_with_pyav(
+    path: Path,
+    signal: np.ndarray,
+    rate: int,
+    fmt: str,
+    codec: str,
+    bit_rate: int | None = None,
+    options: dict[str, str] | None = None,
+    codec_options: dict[str, str] | None = None,
+    title: str | None = None,
+) -> None:
+    """Write float32 ``signal`` with PyAV in blocks of 20,000 samples: ``codec`` in a ``fmt`` file.
+
+    ``options`` go to the muxer, ``codec_options`` to the encoder; ``title`` is written as metadata.
+    """
+    layout = {1: "mono", 2: "stereo", 6: "hexagonal"}[signal.shape[1]]
+    with av.open(str(path), "w", format=fmt, options=options or {}) as container:
+        if title is not None:
+            container.metadata["title"] = title
+        stream = container.add_stream(codec, rate=rate, layout=layout)
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        stream.codec_context.options = codec_options or {}
+        for k in range(0, len(signal), 20_000):
+            block = np.ascontiguousarray(signal[k : k + 20_000])
+            frame = av.AudioFrame.from_ndarray(block.reshape(1, -1), format="flt", layout=layout)
+            frame.sample_rate, frame.pts, frame.time_base = rate, k, Fraction(1, rate)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def file_source(path: Path) -> Source:
+    """What ``keep`` reads of a Source: path, audio stream index, codec, rate and channels (as PyAV says)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        context = stream.codec_context
+        fmt = SimpleNamespace(
+            codec=context.codec.canonical_name,
+            container=container.format.name,
+            samplerate=context.sample_rate,
+            channels=context.channels,
+            audio=AudioFormat(context.sample_rate, context.channels, "float32", 32),
+        )
+        index = stream.index
+    return cast(Source, SimpleNamespace(path=path, format=fmt, stream_index=index))
+
+
+def packet_bytes(path: Path) -> list[int]:
+    """The size of every packet of the file's first audio stream, as PyAV's demuxer gives them."""
+    with av.open(str(path)) as container:
+        return [p.size for p in container.demux(container.streams.audio[0]) if p.size]

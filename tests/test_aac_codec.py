@@ -1,7 +1,9 @@
 """AAC-LC codec: encoding to ADTS, scanning, exact windows, full-band channels, time expansion, kept frames.
 
 The shared contract checks run in ``tests/test_codecs.py`` (``codec_checks.CODEC_CASES``); this module tests
-what is particular to AAC. Tests on real recordings skip when the corpus (``../shared/audio``) is absent.
+what is particular to AAC. Helpers it shares with ``tests/test_mp3_codec.py`` (test signals, lag and SNR,
+random windows, encoding and keeping as the importer does, files written by PyAV) are in ``codec_checks.py``.
+Tests on real recordings skip when the corpus (``../shared/audio``) is absent.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import itertools
 import json
 import threading
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -20,6 +21,18 @@ import av
 import numpy as np
 import pytest
 import soundfile as sf
+from codec_checks import (
+    encode_blocks,
+    file_source,
+    importer_index,
+    keep_frames,
+    lag,
+    packet_bytes,
+    random_windows,
+    snr_db,
+    tones,
+    write_with_pyav,
+)
 
 from wildzarr.audio import AudioFormat, convert
 from wildzarr.codecs import AacCodec, Encoded, get_codec
@@ -35,20 +48,6 @@ F32 = "float32"
 
 def stored(samplerate: int, channels: int) -> AudioFormat:
     return AudioFormat(samplerate, channels, F32, 32)
-
-
-def tones(n: int, samplerate: int, channels: int, seed: int = 0, high: float | None = None) -> np.ndarray:
-    """float32 ``(n, channels)``: a tone per channel (200 Hz apart), a sweep, an optional ``high`` tone."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / samplerate
-    sweep = 0.1 * np.sin(2 * np.pi * (100 * t + samplerate / 16 * t**2 / t[-1]))  # 100 Hz to rate / 8
-    columns = []
-    for c in range(channels):
-        x = 0.2 * np.sin(2 * np.pi * (300 + 200 * c) * t) + sweep + 0.01 * rng.standard_normal(n)
-        if high is not None:
-            x += 0.2 * np.sin(2 * np.pi * high * t)
-        columns.append(x)
-    return np.ascontiguousarray(np.stack(columns, axis=1), dtype=np.float32)
 
 
 @dataclass
@@ -87,35 +86,18 @@ class Stored:
 
 
 def index_stream(codec: AacCodec, fmt: AudioFormat, data: bytes, encoded: Encoded) -> Stored:
-    scanned = codec.scan(data, fmt, encoded)
-    index = scanned.index
-    index = index.with_trim(
-        delay=encoded.delay, padding=index.decoded - encoded.delay - encoded.samples, preroll=codec.preroll
-    )
-    index.check()
+    """Scan and trim as the importer does."""
+    index, scanned = importer_index(codec, fmt, data, encoded)
     return Stored(codec, fmt, data, encoded, index, scanned.decoder_config)
 
 
-def encode(codec: AacCodec, signal: np.ndarray, samplerate: int, block: int = 10_000) -> Stored:
-    fmt = codec.check(AudioFormat(samplerate, signal.shape[1], F32, 32))
-    out = io.BytesIO()
-    blocks = (signal[k : k + block] for k in range(0, len(signal), block))
-    encoded = codec.encode(blocks, out, fmt)
-    assert encoded.samples == len(signal)
-    return index_stream(codec, fmt, out.getvalue(), encoded)
+def encode(codec: AacCodec, signal: np.ndarray, samplerate: int) -> Stored:
+    return index_stream(codec, *encode_blocks(codec, signal, samplerate))
 
 
-def lag(a: np.ndarray, b: np.ndarray, most: int = 2048) -> int:
-    """The shift of ``b`` against ``a`` (within ``most`` samples) with the highest cross-correlation."""
-    size = 1 << (len(a) + len(b)).bit_length()
-    correlation = np.fft.irfft(np.conj(np.fft.rfft(a, size)) * np.fft.rfft(b, size), size)
-    shifts = np.concatenate([np.arange(0, most + 1), np.arange(-most, 0)])
-    return int(shifts[np.argmax(np.concatenate([correlation[: most + 1], correlation[-most:]]))])
-
-
-def snr_db(reference: np.ndarray, decoded: np.ndarray) -> float:
-    error = (reference.astype(np.float64) - decoded) ** 2
-    return float(10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / np.sum(error)))
+def keep(codec: AacCodec, source: Source) -> Stored | None:
+    kept = keep_frames(codec, source)
+    return None if kept is None else index_stream(codec, *kept)
 
 
 def tone_level_db(x: np.ndarray, samplerate: int, frequency: float) -> float:
@@ -127,15 +109,10 @@ def tone_level_db(x: np.ndarray, samplerate: int, frequency: float) -> float:
 def check_windows(
     stored_stream: Stored, reference: np.ndarray, count: int, seed: int, longest: int = 20_000
 ) -> None:
-    """``count`` random windows (and both ends) read through the index equal ``reference`` exactly."""
+    """``count`` random windows (and both ends, and the whole) read through the index equal ``reference``
+    exactly, all with one decoder: its state must not matter."""
     decoder = stored_stream.decoder()
-    rng = np.random.default_rng(seed)
-    n = stored_stream.index.samples
-    windows = []
-    for _ in range(count):
-        start = int(rng.integers(0, n))
-        windows.append((start, int(rng.integers(start + 1, min(n, start + longest) + 1))))
-    windows += [(0, 1), (n - 1, n), (0, n)]  # with a used decoder: its state must not matter
+    windows = random_windows(stored_stream.index.samples, count, seed, longest)
     exact = sum(np.array_equal(stored_stream.read(a, b, decoder), reference[a:b]) for a, b in windows)
     assert exact == len(windows)
 
@@ -437,35 +414,7 @@ def write_file(
     path: Path, signal: np.ndarray, rate: int, fmt: str, codec: str = "aac", **options: str
 ) -> None:
     """Write ``signal`` (float32) with PyAV: AAC in an m4a, mp4, mkv or ADTS file (``fmt``), or mp3."""
-    layout = {1: "mono", 2: "stereo", 6: "hexagonal"}[signal.shape[1]]
-    with av.open(str(path), "w", format=fmt) as container:
-        stream = container.add_stream(codec, rate=rate, layout=layout)
-        stream.bit_rate = 64_000 * signal.shape[1]
-        stream.codec_context.options = options
-        for k in range(0, len(signal), 20_000):
-            block = np.ascontiguousarray(signal[k : k + 20_000])
-            frame = av.AudioFrame.from_ndarray(block.reshape(1, -1), format="flt", layout=layout)
-            frame.sample_rate, frame.pts, frame.time_base = rate, k, Fraction(1, rate)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-
-
-def file_source(path: Path) -> Source:
-    """What ``keep`` reads of a Source: path, audio stream index, codec, rate and channels (as PyAV says)."""
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        context = stream.codec_context
-        fmt = SimpleNamespace(
-            codec=context.codec.canonical_name,
-            container=container.format.name,
-            samplerate=context.sample_rate,
-            channels=context.channels,
-            audio=AudioFormat(context.sample_rate, context.channels, F32, 32),
-        )
-        index = stream.index
-    return cast(Source, SimpleNamespace(path=path, format=fmt, stream_index=index))
+    write_with_pyav(path, signal, rate, fmt, codec, bit_rate=64_000 * signal.shape[1], codec_options=options)
 
 
 def pyav_decode(path: Path) -> np.ndarray:
@@ -473,22 +422,6 @@ def pyav_decode(path: Path) -> np.ndarray:
     with av.open(str(path)) as container:
         stream = container.streams.audio[0]
         return np.concatenate([f.to_ndarray().T for f in container.decode(stream)]).astype(np.float32)
-
-
-def packet_bytes(path: Path) -> list[int]:
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        return [p.size for p in container.demux(stream) if p.size]
-
-
-def keep(codec: AacCodec, source: Source) -> Stored | None:
-    out = io.BytesIO()
-    encoded = codec.keep(source, out)
-    if encoded is None:
-        assert out.getvalue() == b""  # nothing written
-        return None
-    fmt = codec.check(source.format.audio)
-    return index_stream(codec, fmt, out.getvalue(), encoded)
 
 
 @pytest.mark.parametrize(

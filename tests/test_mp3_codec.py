@@ -1,8 +1,10 @@
 """MP3 codec: LAME encoding, scanning, the per-stream pre-roll, exact windows, kept frames of mp3 files.
 
 The shared contract checks run in ``tests/test_codecs.py`` (``codec_checks.CODEC_CASES``); this module tests
-what is particular to MP3. Tests on the real recording skip when the corpus (``../shared/audio``) is absent;
-mp3 files written by PyAV cover the same paths without it.
+what is particular to MP3. Helpers it shares with ``tests/test_aac_codec.py`` (test signals, lag and SNR,
+random windows, encoding and keeping as the importer does, files written by PyAV) are in ``codec_checks.py``.
+Tests on the real recording skip when the corpus (``../shared/audio``) is absent; mp3 files written by PyAV
+cover the same paths without it.
 """
 
 from __future__ import annotations
@@ -10,14 +12,24 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass, replace
-from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
 from typing import cast
 
-import av
 import numpy as np
 import pytest
+from codec_checks import (
+    encode_blocks,
+    file_source,
+    importer_index,
+    keep_frames,
+    lag,
+    packet_bytes,
+    random_windows,
+    snr_db,
+    tones,
+    write_with_pyav,
+)
 from signals import decode_with_pyav
 
 import wildzarr
@@ -33,21 +45,9 @@ F32 = "float32"
 CORPUS_MP3 = "bird_soundscape_XC563936_48k.mp3"
 
 
-def tones(n: int, samplerate: int, channels: int, seed: int = 0) -> np.ndarray:
-    """float32 ``(n, channels)``: a tone per channel (200 Hz apart), a sweep to rate / 8, a little noise."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / samplerate
-    sweep = 0.1 * np.sin(2 * np.pi * (100 * t + samplerate / 16 * t**2 / t[-1]))
-    columns = [
-        0.2 * np.sin(2 * np.pi * (300 + 200 * c) * t) + sweep + 0.01 * rng.standard_normal(n)
-        for c in range(channels)
-    ]
-    return np.ascontiguousarray(np.stack(columns, axis=1), dtype=np.float32)
-
-
 @dataclass
 class Stored:
-    """A stream as the importer stores it: bytes, trimmed index, decoder config."""
+    """A stream as the importer stores it: bytes and trimmed index (MP3 needs no decoder config)."""
 
     codec: Mp3Codec
     fmt: AudioFormat
@@ -80,52 +80,27 @@ class Stored:
 
 
 def index_stream(codec: Mp3Codec, fmt: AudioFormat, data: bytes, encoded: Encoded) -> Stored:
-    """Scan and trim as the importer does."""
-    scanned = codec.scan(data, fmt, encoded)
+    """Scan and trim as the importer does; the pre-roll is the stream's own."""
+    index, scanned = importer_index(codec, fmt, data, encoded)
     assert scanned.decoder_config == {} and scanned.preroll is not None
-    index = scanned.index
-    padding = index.decoded - encoded.delay - encoded.samples
-    index = index.with_trim(delay=encoded.delay, padding=padding, preroll=scanned.preroll)
-    index.check()
     return Stored(codec, fmt, data, encoded, index)
 
 
-def encode(codec: Mp3Codec, signal: np.ndarray, samplerate: int, block: int = 10_000) -> Stored:
-    fmt = codec.check(AudioFormat(samplerate, signal.shape[1], F32, 32))
-    out = io.BytesIO()
-    blocks = (signal[k : k + block] for k in range(0, len(signal), block))
-    encoded = codec.encode(blocks, out, fmt)
-    assert encoded.samples == len(signal) and encoded.decoder_config == {}
-    return index_stream(codec, fmt, out.getvalue(), encoded)
+def encode(codec: Mp3Codec, signal: np.ndarray, samplerate: int) -> Stored:
+    fmt, data, encoded = encode_blocks(codec, signal, samplerate)
+    assert encoded.decoder_config == {}
+    return index_stream(codec, fmt, data, encoded)
 
 
-def windows(n: int, count: int, seed: int, longest: int = 20_000) -> list[tuple[int, int]]:
-    """``count`` random ``(start, stop)`` source ranges, then the first and last sample and the whole."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(count):
-        start = int(rng.integers(0, n))
-        out.append((start, int(rng.integers(start + 1, min(n, start + longest) + 1))))
-    return [*out, (0, 1), (n - 1, n), (0, n)]
+def keep(codec: Mp3Codec, source: Source) -> Stored | None:
+    kept = keep_frames(codec, source)
+    return None if kept is None else index_stream(codec, *kept)
 
 
 def exact_windows(stored: Stored, reference: np.ndarray, ranges: list[tuple[int, int]]) -> int:
     """How many of the ranges read through the index (one decoder, reused) equal ``reference``."""
     decoder = stored.decoder()
     return sum(np.array_equal(stored.read(a, b, decoder), reference[a:b]) for a, b in ranges)
-
-
-def lag(a: np.ndarray, b: np.ndarray, most: int = 2048) -> int:
-    """The shift of ``b`` against ``a`` (within ``most`` samples) with the highest cross-correlation."""
-    size = 1 << (len(a) + len(b)).bit_length()
-    correlation = np.fft.irfft(np.conj(np.fft.rfft(a, size)) * np.fft.rfft(b, size), size)
-    shifts = np.concatenate([np.arange(0, most + 1), np.arange(-most, 0)])
-    return int(shifts[np.argmax(np.concatenate([correlation[: most + 1], correlation[-most:]]))])
-
-
-def snr_db(reference: np.ndarray, decoded: np.ndarray) -> float:
-    error = (reference.astype(np.float64) - decoded) ** 2
-    return float(10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / np.sum(error)))
 
 
 # --------------------------------------------------------------------------- parameters and formats
@@ -250,7 +225,7 @@ def test_preroll_rule_gives_exact_windows(rate: int, channels: int, bitrate: int
     if bitrate is not None:
         assert reach.max() >= 3  # small frames
     reference = s.full()
-    ranges = windows(s.index.samples, 1000, seed=channels)
+    ranges = random_windows(s.index.samples, 1000, seed=channels)
     assert exact_windows(s, reference, ranges) == len(ranges)
     short = replace(
         s, index=s.index.with_trim(delay=s.index.delay, padding=s.index.padding, preroll=s.index.preroll - 1)
@@ -312,50 +287,7 @@ def test_decoder_errors_name_the_frame() -> None:
 
 def write_mp3(path: Path, signal: np.ndarray, rate: int, bit_rate: int | None = None, **options: str) -> None:
     """An mp3 file written by PyAV: ID3v2 tag, LAME's frames, a Xing/Info frame unless ``write_xing=0``."""
-    layout = "mono" if signal.shape[1] == 1 else "stereo"
-    with av.open(str(path), "w", format="mp3", options=options) as container:
-        container.metadata["title"] = "a wren"
-        stream = container.add_stream("libmp3lame", rate=rate, layout=layout)
-        if bit_rate:
-            stream.bit_rate = bit_rate
-        for k in range(0, len(signal), 20_000):
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(signal[k : k + 20_000]).reshape(1, -1), format="flt", layout=layout
-            )
-            frame.sample_rate, frame.pts, frame.time_base = rate, k, Fraction(1, rate)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-
-
-def file_source(path: Path) -> Source:
-    """What ``keep`` reads of a Source: path, audio stream index, codec, rate and channels (as PyAV says)."""
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        context = stream.codec_context
-        fmt = SimpleNamespace(
-            codec=context.codec.canonical_name,
-            samplerate=context.sample_rate,
-            channels=context.channels,
-            audio=AudioFormat(context.sample_rate, context.channels, F32, 32),
-        )
-        index = stream.index
-    return cast(Source, SimpleNamespace(path=path, format=fmt, stream_index=index))
-
-
-def packet_bytes(path: Path) -> list[int]:
-    with av.open(str(path)) as container:
-        return [p.size for p in container.demux(container.streams.audio[0]) if p.size]
-
-
-def keep(codec: Mp3Codec, source: Source) -> Stored | None:
-    out = io.BytesIO()
-    encoded = codec.keep(source, out)
-    if encoded is None:
-        assert out.getvalue() == b""  # nothing written
-        return None
-    return index_stream(codec, codec.check(source.format.audio), out.getvalue(), encoded)
+    write_with_pyav(path, signal, rate, "mp3", "libmp3lame", bit_rate, options=options, title="a wren")
 
 
 @pytest.mark.parametrize(
@@ -382,7 +314,7 @@ def test_keep_generated_files(
     assert s.encoded.delay == delay and s.encoded.decoder_config == {}
     assert s.index.samples == len(reference)
     assert np.array_equal(s.full(), reference)
-    ranges = windows(s.index.samples, 1000 if rate == 48_000 else 200, seed=rate)
+    ranges = random_windows(s.index.samples, 1000 if rate == 48_000 else 200, seed=rate)
     assert exact_windows(s, reference, ranges) == len(ranges)
 
 
@@ -392,12 +324,7 @@ def test_keep_refuses_what_it_cannot_keep(tmp_path: Path) -> None:
     # Not mp3: AAC in an m4a, MPEG audio Layer II.
     for name, fmt, encoder in [("x.m4a", "ipod", "aac"), ("x.mp2", "mp2", "mp2")]:
         path = tmp_path / name
-        with av.open(str(path), "w", format=fmt) as container:
-            stream = container.add_stream(encoder, rate=44_100, layout="mono")
-            frame = av.AudioFrame.from_ndarray(signal.reshape(1, -1), format="flt", layout="mono")
-            frame.sample_rate, frame.pts = 44_100, 0
-            for packet in [*stream.encode(frame), *stream.encode(None)]:
-                container.mux(packet)
+        write_with_pyav(path, signal, 44_100, fmt, encoder)
         assert keep(codec, file_source(path)) is None
     # A stream cut out of a longer one: its first frame's main data lies in a frame that is not there.
     whole = tmp_path / "whole.mp3"
@@ -472,7 +399,7 @@ def test_corpus_mp3_is_kept_exactly(corpus_dir: Path) -> None:
     reference, _ = decode_with_pyav(path)
     assert s.index.samples == len(reference) == 3_455_179
     assert np.array_equal(s.full(), reference)
-    ranges = windows(s.index.samples, 1000, seed=7)
+    ranges = random_windows(s.index.samples, 1000, seed=7)
     assert exact_windows(s, reference, ranges) == len(ranges)
 
 

@@ -7,16 +7,20 @@ against PyAV's mp3 demuxer and against an independent pure-Python walker
 code with the C), which also checks the CRC-16, the side information and the
 bit reservoir. Frames with a CRC are built here by repacking LAME's frames
 (LAME's CRC option is not reachable through FFmpeg); FFmpeg's decoder checks
-their CRCs too. The fuzz tests feed thousands of random and mutated streams
-(seeded, deterministic) and require either a StreamError with a known code or
-an index that satisfies every invariant against the reference walker.
+their CRCs too.
+
+What every scanner must do (status codes, input types, threads, seeded fuzzing
+checked against :func:`ref_walk`) is tested by ``scanner_checks.py`` through
+:class:`TestScannerChecks` on :data:`MP3`. This module tests the rest: header
+fields, side information, the bit reservoir and its reach, CRCs,
+:func:`~wildzarr.scan.check_frame`, the expected sample rate and channels, and
+where each error is reported.
 """
 
 from __future__ import annotations
 
 import io
 import itertools
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -25,15 +29,26 @@ from functools import cache
 import av
 import numpy as np
 import pytest
+import scanner_checks
+from codec_checks import tones
+from scanner_checks import (
+    ScannerCase,
+    ScannerChecks,
+    bit_fields,
+    check_arrays,
+    check_cut_and_trailing_bytes,
+    check_expected_arguments,
+    check_random_flips,
+    pack_bits,
+    ref_crc16_mpeg,
+)
 
 from wildzarr._core import ffi, lib
-from wildzarr.errors import ArgumentError, StreamError
+from wildzarr.errors import StreamError
 from wildzarr.index import FrameIndex
 from wildzarr.scan import Mp3Info, Mp3Status, check_frame, reservoir_reach, scan_mp3
 from wildzarr.scan.mp3 import MIN_FRAME_BYTES
 
-#: Errors a scan may raise on bad input (the others are internal).
-DATA_ERRORS = set(Mp3Status) - {Mp3Status.OK, Mp3Status.CAPACITY, Mp3Status.ARGUMENT}
 #: ISO/IEC 11172-3 / 13818-3 s. 2.4.2.3: sample rates by version field (3 MPEG-1, 2 MPEG-2, 0 MPEG-2.5).
 RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
 #: Layer III bit rates, kbit/s, by bitrate_index: MPEG-1, then MPEG-2 and MPEG-2.5.
@@ -49,15 +64,8 @@ KBPS = {
 
 
 def signal(n: int, rate: int, channels: int, seed: int = 0) -> np.ndarray:
-    """float32 ``(n, channels)``: a tone per channel, a sweep and some noise."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / rate
-    sweep = 0.1 * np.sin(2 * np.pi * (100 * t + rate / 16 * t**2 / t[-1]))
-    x = [
-        0.2 * np.sin(2 * np.pi * (300 + 200 * c) * t) + sweep + 0.02 * rng.standard_normal(n)
-        for c in range(channels)
-    ]
-    return np.ascontiguousarray(np.stack(x, axis=1), dtype=np.float32)
+    """float32 ``(n, channels)``: a tone per channel, a sweep and some noise (``codec_checks.tones``)."""
+    return tones(n, rate, channels, seed, noise=0.02)
 
 
 @cache
@@ -182,6 +190,11 @@ class Header:
     def samples(self) -> int:
         return 1152 if self.mpeg1 else 576
 
+    @property
+    def fixed(self) -> tuple[int, ...]:
+        """The fields every frame of a stream must share."""
+        return (self.version, self.sampling, self.channels, self.protection_bit)
+
     def to_bytes(self) -> bytes:
         fields = [
             (0x7FF, 11),
@@ -198,21 +211,14 @@ class Header:
             (self.original, 1),
             (self.emphasis, 2),
         ]
-        bits = 0
-        for value, width in fields:
-            bits = bits << width | value
-        return bits.to_bytes(4, "big")
+        return pack_bits(fields)
 
 
 def read_header(buf: bytes, pos: int) -> Header | None:
     """Decode the header at ``pos``; None if cut off or without the syncword."""
     if len(buf) - pos < 4:
         return None
-    bits = int.from_bytes(buf[pos : pos + 4], "big")
-
-    def field(start: int, width: int) -> int:
-        return (bits >> (32 - start - width)) & ((1 << width) - 1)
-
+    field = bit_fields(buf[pos : pos + 4])
     if field(0, 11) != 0x7FF:
         return None
     return Header(
@@ -263,12 +269,7 @@ FIRST_GRANULE = {(True, 1): 18, (True, 2): 20, (False, 1): 9, (False, 2): 10}
 
 def read_side_info(buf: bytes, pos: int, h: Header) -> SideInfo:
     start = pos + 4 + h.crc_bytes
-    bits = int.from_bytes(buf[start : start + h.side_bytes], "big")
-    size = 8 * h.side_bytes
-
-    def field(at: int, width: int) -> int:
-        return (bits >> (size - at - width)) & ((1 << width) - 1)
-
+    field = bit_fields(buf[start : start + h.side_bytes])
     granule_bits = 59 if h.mpeg1 else 63
     at = FIRST_GRANULE[(h.mpeg1, h.channels)]
     lengths, big_values, bad = [], [], False
@@ -280,16 +281,6 @@ def read_side_info(buf: bytes, pos: int, h: Header) -> SideInfo:
             bad = True
         at += granule_bits
     return SideInfo(field(0, 9 if h.mpeg1 else 8), tuple(lengths), tuple(big_values), bad)
-
-
-def ref_crc16_mpeg(data: bytes) -> int:
-    """ISO/IEC 11172-3 s. 2.4.3.1 CRC-16: x^16 + x^15 + x^2 + 1, preset 0xFFFF, MSB first, bit by bit."""
-    crc = 0xFFFF
-    for byte in data:
-        for bit in range(7, -1, -1):
-            top = (crc >> 15) ^ ((byte >> bit) & 1)
-            crc = ((crc << 1) & 0xFFFF) ^ (0x8005 if top else 0)
-    return crc
 
 
 def crc_of(frame: bytes, h: Header) -> int:
@@ -317,12 +308,7 @@ def ref_walk(data: bytes) -> Walk:
         assert h is not None and header_valid(h), pos
         assert len(data) - pos >= h.overhead
         first = first or h
-        assert (h.version, h.sampling, h.channels, h.protection_bit) == (
-            first.version,
-            first.sampling,
-            first.channels,
-            first.protection_bit,
-        )
+        assert h.fixed == first.fixed
         if not h.protection_bit:
             assert int.from_bytes(data[pos + 4 : pos + 6], "big") == crc_of(data[pos:], h)
         side = read_side_info(data, pos, h)
@@ -408,14 +394,7 @@ def with_frame(data: bytes, frame: int, edit: Callable[[bytes], bytes]) -> bytes
 def check_index(data: bytes, info: Mp3Info, index: FrameIndex, mdb: np.ndarray) -> None:
     """The invariants of every successful scan, checked against the reference walker."""
     walk = ref_walk(data)
-    assert index.offsets.dtype == np.int64 and index.first_samples.dtype == np.int64 and mdb.dtype == np.int64
-    assert index.offsets.shape == index.first_samples.shape == (info.frames + 1,) and mdb.shape == (
-        info.frames,
-    )
-    assert not index.offsets.flags.writeable and not index.first_samples.flags.writeable
-    assert not mdb.flags.writeable
-    assert index.offsets.tolist() == walk.offsets
-    assert index.first_samples.tolist() == walk.firsts
+    check_arrays(index, walk.offsets, walk.firsts, mdb)
     assert mdb.tolist() == walk.main_data_begin
     assert reservoir_reach(info, index, mdb).tolist() == walk.reach
     h = read_header(data, 0)
@@ -423,7 +402,7 @@ def check_index(data: bytes, info: Mp3Info, index: FrameIndex, mdb: np.ndarray) 
     assert (info.samplerate, info.channels, info.samples_per_frame) == (h.samplerate, h.channels, h.samples)
     assert info.version == {3: "1", 2: "2", 0: "2.5"}[h.version]
     assert info.protected == (not h.protection_bit) and info.side_info_bytes == h.side_bytes
-    assert info.overhead_bytes == h.overhead and info.frames == index.n_frames >= 1
+    assert info.overhead_bytes == h.overhead and info.frames == index.n_frames
 
 
 def check_scan(data: bytes, **expect: int) -> tuple[Mp3Info, FrameIndex, np.ndarray]:
@@ -433,25 +412,40 @@ def check_scan(data: bytes, **expect: int) -> tuple[Mp3Info, FrameIndex, np.ndar
 
 
 def expect_error(data: bytes | bytearray, *codes: Mp3Status, **expect: int) -> StreamError:
-    with pytest.raises(StreamError) as caught:
-        scan_mp3(bytes(data), **expect)
-    err = caught.value
-    assert err.code in codes, (Mp3Status(err.code), str(err))
-    assert str(err) and 0 <= err.offset <= len(data)
-    assert err.frame >= 0 or err.code == Mp3Status.NO_FRAMES
-    return err
+    """The StreamError scanning ``data`` must raise (see ``scanner_checks.expect_error``)."""
+    return scanner_checks.expect_error(MP3, data, *codes, **expect)
 
 
-def scan_or_error(data: bytes) -> tuple[Mp3Info, FrameIndex, np.ndarray] | None:
-    """Fuzz oracle: a valid index satisfying the invariants, or a StreamError with a data error code."""
-    try:
-        info, index, mdb = scan_mp3(data)
-    except StreamError as err:
-        assert err.code in DATA_ERRORS, (err.code, str(err))
-        assert str(err) and 0 <= err.offset <= len(data)
-        return None
-    check_index(data, info, index, mdb)
-    return info, index, mdb
+# --------------------------------------------------------------------------------------------------
+# The checks every scanner must pass (scanner_checks.py), on MP3
+# --------------------------------------------------------------------------------------------------
+
+
+def checked_bytes(data: bytes) -> set[int]:
+    """The positions of the bytes of headers, CRCs and side information of a valid stream."""
+    h = read_header(data, 0)
+    assert h is not None
+    return {o + k for o in ref_walk(data).offsets[:-1] for k in range(h.overhead)}
+
+
+MP3 = ScannerCase(
+    scan=scan_mp3,
+    status=Mp3Status,
+    streams=(stereo, stereo_other, mono_16k),
+    check=lambda data, result: check_index(data, *result),
+    checked=checked_bytes,
+    # A valid-looking header: MPEG-1 Layer III, any bit rate and sampling field, mono.
+    lead=lambda rng: bytes((0xFF, 0xFB, int(rng.integers(0x10, 0xE0)) & 0xFC, 0xC4)),
+    min_stream_bytes=MIN_FRAME_BYTES,
+    # Fewer errors than ADTS: most side information bits (table selections, scale factor choices) pass.
+    flip_errors=(70, 480),
+)
+
+
+class TestScannerChecks(ScannerChecks):
+    """The checks every scanner must pass (``scanner_checks.py``), on MP3."""
+
+    case = MP3
 
 
 def decode_frames(frames: list[bytes], **options: str) -> np.ndarray:
@@ -470,14 +464,6 @@ def decode_frames(frames: list[bytes], **options: str) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 # C core basics
 # --------------------------------------------------------------------------------------------------
-
-
-def test_status_enum_matches_c_header() -> None:
-    for status in Mp3Status:
-        assert getattr(lib, f"WZ_MP3_{status.name}") == status.value
-    assert sorted(name for name in dir(lib) if name.startswith("WZ_MP3_")) == sorted(
-        f"WZ_MP3_{status.name}" for status in Mp3Status
-    )
 
 
 def test_reference_header_round_trips() -> None:
@@ -627,16 +613,17 @@ def test_reservoir_reach(rate: int, channels: int, bit_rate: int) -> None:
 
 
 def test_expected_samplerate_and_channels() -> None:
-    data = stereo()
-    check_scan(data, expected_samplerate=48000, expected_channels=2)
-    err = expect_error(data, Mp3Status.MISMATCH, expected_samplerate=44100)
-    assert "48000" in str(err) and "44100" in str(err) and err.offset == 0 and err.frame == 0
-    err = expect_error(data, Mp3Status.MISMATCH, expected_channels=1)
-    assert "2 channels" in str(err)
-    expect_error(data, Mp3Status.MISMATCH, expected_samplerate=2**40)
-    for bad in ({"expected_samplerate": 0}, {"expected_samplerate": -1}, {"expected_channels": 3}):
-        with pytest.raises(ArgumentError):
-            scan_mp3(data, **bad)
+    check_expected_arguments(
+        MP3,
+        stereo(),
+        right={"expected_samplerate": 48000, "expected_channels": 2},
+        wrong=[
+            ("expected_samplerate", 44100, ("48000", "44100")),
+            ("expected_channels", 1, ("2 channels",)),
+            ("expected_samplerate", 2**40, ()),
+        ],
+        invalid=[("expected_samplerate", 0), ("expected_samplerate", -1), ("expected_channels", 3)],
+    )
 
 
 @pytest.mark.parametrize(
@@ -684,38 +671,6 @@ def test_info_frame_and_single_frame() -> None:
     assert info.frames == 1 and index.decoded == 1152
     info, index, _ = check_scan(split(stereo())[0])
     assert info.frames == 1
-
-
-def test_input_types_give_the_same_scan() -> None:
-    data = stereo()
-    ref_info, ref, ref_mdb = scan_mp3(data)
-    arr = np.frombuffer(data, np.uint8)
-    strided = np.zeros(2 * len(data), np.uint8)
-    strided[::2] = arr
-    for stream in (bytearray(data), memoryview(data), arr, strided[::2], arr.data):
-        info, index, mdb = scan_mp3(stream)
-        assert info == ref_info and index.offsets.tolist() == ref.offsets.tolist()
-        assert mdb.tolist() == ref_mdb.tolist()
-    with pytest.raises(TypeError):
-        scan_mp3(arr.view(np.int16))
-    with pytest.raises(TypeError):
-        scan_mp3("MP3")  # type: ignore[arg-type]
-
-
-def test_threads_scan_in_parallel() -> None:
-    streams = [stereo(), stereo_other(), mono_16k()] * 4
-    expected = [scan_mp3(s)[1].offsets.tolist() for s in streams]
-    results: list[list[int] | None] = [None] * len(streams)
-
-    def work(i: int) -> None:
-        results[i] = scan_mp3(streams[i])[1].offsets.tolist()
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(streams))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results == expected
 
 
 def test_check_frame() -> None:
@@ -865,141 +820,21 @@ def test_frames_of_another_stream() -> None:
 
 def test_truncation_trailing_bytes_and_tags() -> None:
     data = stereo()
+    # Truncated last frame, inside its header, side information and main data; trailing bytes after it.
+    check_cut_and_trailing_bytes(MP3, data, into_last=(1, 3, 20, 36), sync=b"\xff\xfb")
     offsets = ref_walk(data).offsets
-    n = len(offsets) - 1
-    for cut in (len(data) - 1, offsets[-2] + 1, offsets[-2] + 3, offsets[-2] + 20, offsets[-2] + 36):
-        err = expect_error(data[:cut], Mp3Status.TRUNCATED)
-        assert (err.offset, err.frame) == (offsets[-2], n - 1)
-    for tail, code in [
-        (b"\x00", Mp3Status.SYNC),
-        (b"\xff", Mp3Status.TRUNCATED),
-        (b"\xff\xfb", Mp3Status.TRUNCATED),
-    ]:
-        err = expect_error(data + tail, code)
-        assert (err.offset, err.frame) == (len(data), n)
     for tag in (b"TAG" + bytes(125), b"APETAGEX" + bytes(24)):  # ID3v1, APEv2
         err = expect_error(data + tag, Mp3Status.SYNC)
         assert "trailing bytes or a tag" in str(err)
     # A padding bit flipped: the frame's length is one byte off and the chain breaks.
-    err = expect_error(with_frame(data, 3, header_edit(22, 1, 1)), *DATA_ERRORS)
+    err = expect_error(with_frame(data, 3, header_edit(22, 1, 1)), *MP3.data_errors)
     assert err.frame == 4 and err.offset == offsets[4] + 1
-    # Frames cut at a frame boundary are a valid, shorter stream.
-    info, _, _ = check_scan(data[: offsets[10]])
-    assert info.frames == 10
 
 
 # --------------------------------------------------------------------------------------------------
-# Fuzzing (seeded; thousands of cases, a few seconds in total)
+# Fuzzing particular to MP3 (seeded; the shared fuzz tests are in scanner_checks.py)
 # --------------------------------------------------------------------------------------------------
-
-
-def test_fuzz_random_bytes() -> None:
-    rng = np.random.default_rng(1234)
-    for n in range(40):
-        for _ in range(25):
-            data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
-            assert scan_or_error(data) is None or n >= MIN_FRAME_BYTES
-    for _ in range(400):
-        data = rng.integers(0, 256, int(rng.integers(0, 3000)), dtype=np.uint8).tobytes()
-        if rng.random() < 0.5:  # start with a valid-looking header
-            data = bytes((0xFF, 0xFB, int(rng.integers(0x10, 0xE0)) & 0xFC, 0xC4)) + data
-        scan_or_error(data)
-
-
-@pytest.mark.parametrize("make", [stereo, mono_16k])
-def test_fuzz_bit_flips(make: Callable[[], bytes]) -> None:
-    data = make()
-    walk = ref_walk(data)
-    h = read_header(data, 0)
-    assert h is not None
-    covered = {o + k for o in walk.offsets[:-1] for k in range(h.overhead)}  # headers and side information
-    headers = sorted(covered)
-    rng = np.random.default_rng(5)
-    errors = 0
-    for _ in range(800):
-        pos = (
-            headers[int(rng.integers(0, len(headers)))]
-            if rng.random() < 0.5
-            else int(rng.integers(0, len(data)))
-        )
-        bad = bytearray(data)
-        bad[pos] ^= 1 << int(rng.integers(0, 8))
-        result = scan_or_error(bytes(bad))
-        errors += result is None
-        if pos not in covered:  # main data carries no check a scanner can make: same frames
-            assert result is not None and result[1].offsets.tolist() == walk.offsets
-    assert 50 < errors < 400
-
-
-@pytest.mark.parametrize("make", [stereo, mono_16k])
-def test_fuzz_byte_overwrites(make: Callable[[], bytes]) -> None:
-    data = make()
-    rng = np.random.default_rng(6)
-    starts = ref_walk(data).offsets[:-1]
-    errors = 0
-    for _ in range(500):
-        bad = bytearray(data)
-        for _ in range(int(rng.integers(1, 5))):
-            if rng.random() < 0.5:
-                pos = starts[int(rng.integers(0, len(starts)))] + int(rng.integers(0, 12))
-            else:
-                pos = int(rng.integers(0, len(bad)))
-            bad[pos] = int(rng.integers(0, 256))
-        errors += scan_or_error(bytes(bad)) is None
-    assert 100 < errors < 500
-
-
-@pytest.mark.parametrize("make", [stereo, mono_16k])
-def test_fuzz_truncations(make: Callable[[], bytes]) -> None:
-    data = make()
-    boundaries = set(ref_walk(data).offsets)
-    rng = np.random.default_rng(7)
-    for cut in [*rng.integers(1, len(data), 400).tolist(), *boundaries]:
-        result = scan_or_error(data[:cut])
-        assert (result is not None) == (cut in boundaries and cut > 0)
-        if result is None and cut > 0:
-            expect_error(data[:cut], Mp3Status.TRUNCATED)
-
-
-def test_fuzz_splices_of_two_streams() -> None:
-    a, b, c = split(stereo()), split(stereo_other()), split(mono_16k())
-    rng = np.random.default_rng(9)
-    valid = 0
-    for _ in range(500):
-        pool = (a, b) if rng.random() < 0.7 else (a, c)
-        frames = []
-        for _ in range(int(rng.integers(1, 30))):
-            source = pool[int(rng.integers(0, 2))]
-            frames.append(source[int(rng.integers(0, len(source)))])
-        if rng.random() < 0.3:  # cut one frame somewhere
-            i = int(rng.integers(0, len(frames)))
-            frames[i] = frames[i][: int(rng.integers(0, len(frames[i])))]
-        valid += scan_or_error(b"".join(frames)) is not None
-    # Frames picked at random rarely chain through the bit reservoir; a stream's first frames do.
-    assert valid < 100
-    check_scan(b"".join(a[:12]))
-
-
-@pytest.mark.parametrize("make", [stereo, mono_16k])
-def test_fuzz_trailing_garbage(make: Callable[[], bytes]) -> None:
-    data = make()
-    offsets = ref_walk(data).offsets[:-1]
-    frame = split(data)[1]
-    rng = np.random.default_rng(10)
-    for _ in range(400):
-        tail = rng.integers(0, 256, int(rng.integers(1, 2000)), dtype=np.uint8).tobytes()
-        if rng.random() < 0.5:
-            tail = frame[: int(rng.integers(1, 12))] + tail
-        result = scan_or_error(data + tail)
-        # A tail may happen to hold valid frames (a header, side information and its length of bytes).
-        assert result is None or result[1].offsets.tolist()[: len(offsets)] == offsets
 
 
 def test_fuzz_protected_mutants() -> None:
-    rng = np.random.default_rng(11)
-    data = repack(lame(22050, 2, 32_000, 8000), protected=True)
-    for _ in range(600):
-        bad = bytearray(data)
-        for _ in range(int(rng.integers(1, 4))):
-            bad[int(rng.integers(0, len(bad)))] ^= 1 << int(rng.integers(0, 8))
-        scan_or_error(bytes(bad))
+    check_random_flips(MP3, repack(lame(22050, 2, 32_000, 8000), protected=True))

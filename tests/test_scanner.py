@@ -2,9 +2,15 @@
 
 Frame offsets are checked against an independent pure-Python reference walker
 (written here from RFC 9639, sharing no code with the C) and by decoding every
-frame on its own with PyAV. The fuzz tests feed thousands of random and mutated
-streams (seeded, deterministic) and require a StreamError or, where the bytes
-may still be valid, a scan equal to the original.
+frame on its own with PyAV.
+
+The checks every scanner must pass (status codes, input types, threads, and the
+fuzzing shared with the ADTS and MP3 scanners: random bytes, bit flips, byte
+overwrites, truncations, trailing garbage, splices) are in ``scanner_checks.py``
+and run here on :data:`FLAC` through :class:`TestScannerChecks`. This module has
+what is particular to FLAC: STREAMINFO and metadata blocks, frame header fields,
+frame and sample numbers, and FLAC's own fuzz tests (flips in the metadata,
+random tails after a valid prefix, reordered frames within a stream).
 """
 
 from __future__ import annotations
@@ -12,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
-import threading
 import tracemalloc
 from collections.abc import Callable
 from functools import cache
@@ -22,12 +27,21 @@ import av
 import numpy as np
 import pyflac
 import pytest
+import scanner_checks
 import soundfile as sf
+from scanner_checks import ScannerCase, ScannerChecks, bitwise_crc, check_arrays, flip_bits, scan_or_error
 
 from wildzarr._core import ffi, lib
 from wildzarr.errors import StreamError
 from wildzarr.index import FrameIndex
-from wildzarr.scan.flac import FlacStatus, StreamInfo, parse_streaminfo, read_streaminfo, scan_flac
+from wildzarr.scan.flac import (
+    MIN_FRAME_BYTES,
+    FlacStatus,
+    StreamInfo,
+    parse_streaminfo,
+    read_streaminfo,
+    scan_flac,
+)
 
 CORPUS_FLAC = Path("/work/shared/audio/bird_turtledove_XC564654_16k.flac")
 
@@ -76,16 +90,6 @@ def pyflac_encode(x: np.ndarray, rate: int, blocksize: int = 0, subset: bool = T
 # --------------------------------------------------------------------------------------------------
 # Independent reference: CRCs and a slow frame walker (RFC 9639 sections 8, 9)
 # --------------------------------------------------------------------------------------------------
-
-
-def bitwise_crc(data: bytes, poly: int, width: int) -> int:
-    """MSB-first CRC, initial value 0, no final XOR, one bit at a time."""
-    crc, top, mask = 0, 1 << (width - 1), (1 << width) - 1
-    for byte in data:
-        crc ^= byte << (width - 8)
-        for _ in range(8):
-            crc = ((crc << 1) ^ poly) & mask if crc & top else (crc << 1) & mask
-    return crc
 
 
 CRC16_TABLE = [bitwise_crc(bytes([b]), 0x8005, 16) for b in range(256)]
@@ -201,28 +205,26 @@ def av_decode(data: bytes, info: StreamInfo, index: FrameIndex) -> np.ndarray:
     return out.astype(np.int32)
 
 
+def check_index(data: bytes, info: StreamInfo, index: FrameIndex) -> None:
+    """The invariants of every successful scan, checked against the reference walker."""
+    first_frame, offsets, firsts = ref_walk(data)
+    check_arrays(index, [*offsets, len(data)], [*firsts, info.total_samples])
+    assert read_streaminfo(data) == (info, first_frame)
+    assert parse_streaminfo(info.raw) == info
+
+
 def check_scan(data: bytes, expected: np.ndarray | None = None) -> tuple[StreamInfo, FrameIndex]:
     """Scan data and check it against the reference walker (and a PyAV decode of ``expected``)."""
     info, index = scan_flac(data)
-    first_frame, offsets, firsts = ref_walk(data)
-    assert index.offsets.tolist() == [*offsets, len(data)]
-    assert index.first_samples.tolist() == [*firsts, info.total_samples]
-    assert index.offsets.dtype == np.int64 and index.first_samples.dtype == np.int64
-    assert index.n_frames == len(offsets)
-    assert read_streaminfo(data) == (info, first_frame)
-    assert parse_streaminfo(info.raw) == info
+    check_index(data, info, index)
     if expected is not None:
         np.testing.assert_array_equal(av_decode(data, info, index), expected.astype(np.int32))
     return info, index
 
 
 def expect_error(data: bytes | bytearray, *codes: FlacStatus) -> StreamError:
-    with pytest.raises(StreamError) as info:
-        scan_flac(bytes(data))
-    err = info.value
-    assert err.code in codes, (FlacStatus(err.code), str(err))
-    assert str(err) and 0 <= err.offset <= len(data)
-    return err
+    """The StreamError scanning ``data`` must raise (see ``scanner_checks.expect_error``)."""
+    return scanner_checks.expect_error(FLAC, data, *codes)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -324,8 +326,36 @@ def many_frames() -> bytes:
 
 @cache
 def small_variable() -> bytes:
+    """Stereo 16-bit, 44.1 kHz, 40 frames of 16 to 1499 samples (variable block size)."""
     rng = np.random.default_rng(7)
     return variable_stream(rng.integers(16, 1500, 40).tolist())[0]
+
+
+# --------------------------------------------------------------------------------------------------
+# The checks every scanner must pass (scanner_checks.py), on FLAC
+# --------------------------------------------------------------------------------------------------
+
+
+FLAC = ScannerCase(
+    scan=scan_flac,
+    status=FlacStatus,
+    streams=(small_fixed, small_variable, many_frames),
+    check=lambda data, result: check_index(data, *result),
+    checked=lambda data: set(range(read_streaminfo(data)[1], len(data))),  # CRC-16 over every frame byte
+    lead=lambda rng: b"fLaC"[: int(rng.integers(1, 5))],
+    min_stream_bytes=4 + 4 + 34 + MIN_FRAME_BYTES,  # "fLaC", STREAMINFO, a frame
+    stream_errors=("NOT_FLAC", "TRUNCATED", "STREAMINFO", "METADATA", "NO_FRAMES"),
+    # A FLAC frame gives no length: a cut one ends short of a header (TRUNCATED) or fails its CRC-16.
+    cut_errors=("NOT_FLAC", "TRUNCATED", "CRC16"),
+    checksummed=True,
+    declares_total=True,
+)
+
+
+class TestScannerChecks(ScannerChecks):
+    """The checks every scanner must pass (``scanner_checks.py``), on FLAC."""
+
+    case = FLAC
 
 
 # --------------------------------------------------------------------------------------------------
@@ -343,14 +373,6 @@ def test_crc_check_values_and_random_data() -> None:
         assert lib.wz_crc8(0, data, n) == bitwise_crc(data, 0x07, 8)
         cut = n // 3  # incremental use continues the same CRC
         assert lib.wz_crc16(lib.wz_crc16(0, data, cut), data[cut:], n - cut) == lib.wz_crc16(0, data, n)
-
-
-def test_status_enum_matches_c_header() -> None:
-    for status in FlacStatus:
-        assert getattr(lib, f"WZ_FLAC_{status.name}") == status.value
-    assert sorted(name for name in dir(lib) if name.startswith("WZ_FLAC_")) == sorted(
-        f"WZ_FLAC_{status.name}" for status in FlacStatus
-    )
 
 
 def test_c_api_resumes_after_capacity_and_rejects_bad_calls() -> None:
@@ -479,38 +501,6 @@ def test_first_frame_must_start_at_sample_0_and_long_numbers_parse(number: int) 
     err = expect_error(bad, FlacStatus.SEQUENCE)
     assert f"starts at sample {number}, expected 0" in str(err)
     assert err.offset == len(meta)
-
-
-def test_input_types_give_the_same_scan() -> None:
-    data = small_fixed()
-    ref_info, ref = scan_flac(data)
-    arr = np.frombuffer(data, np.uint8)
-    strided = np.zeros(2 * len(data), np.uint8)
-    strided[::2] = arr
-    for stream in (bytearray(data), memoryview(data), arr, strided[::2], arr.data):
-        info, index = scan_flac(stream)
-        assert index.offsets.tolist() == ref.offsets.tolist() and info == ref_info
-    assert not ref.offsets.flags.writeable and not ref.first_samples.flags.writeable
-    with pytest.raises(TypeError):
-        scan_flac(arr.view(np.int16))
-    with pytest.raises(TypeError):
-        scan_flac("fLaC")  # type: ignore[arg-type]
-
-
-def test_threads_scan_in_parallel() -> None:
-    streams = [small_fixed(), many_frames(), small_variable()] * 4
-    expected = [scan_flac(s)[1].offsets.tolist() for s in streams]
-    results: list[list[int] | None] = [None] * len(streams)
-
-    def work(i: int) -> None:
-        results[i] = scan_flac(streams[i])[1].offsets.tolist()
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(streams))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results == expected
 
 
 def test_streaminfo_dataclass() -> None:
@@ -718,18 +708,8 @@ def test_spliced_frames(make: Callable[[], bytes]) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Fuzzing (seeded; thousands of cases, a few seconds in total)
+# Fuzzing particular to FLAC (seeded; the shared fuzz tests are in scanner_checks.py)
 # --------------------------------------------------------------------------------------------------
-
-
-def test_fuzz_random_bytes() -> None:
-    rng = np.random.default_rng(1234)
-    for n in range(65):
-        for _ in range(30):
-            expect_error(rng.integers(0, 256, n, dtype=np.uint8).tobytes(), *FlacStatus)
-    for _ in range(300):
-        data = rng.integers(0, 256, int(rng.integers(0, 20000)), dtype=np.uint8).tobytes()
-        expect_error(b"fLaC"[: int(rng.integers(0, 5))] + data, *FlacStatus)
 
 
 @pytest.mark.parametrize("make", [small_fixed, small_variable])
@@ -742,29 +722,7 @@ def test_fuzz_valid_prefix_random_tail(make: Callable[[], bytes]) -> None:
         tail = rng.integers(0, 256, int(rng.integers(0, 5000)), dtype=np.uint8).tobytes()
         if rng.random() < 0.3:  # random bytes dotted with sync codes
             tail = tail.replace(b"\x00", b"\xff")
-        expect_error(data[:keep] + tail, *FlacStatus)
-
-
-@pytest.mark.parametrize("make", [small_fixed, many_frames, small_variable])
-def test_fuzz_bit_flips_in_frames_always_detected(make: Callable[[], bytes]) -> None:
-    data = make()
-    first = read_streaminfo(data)[1]
-    rng = np.random.default_rng(5)
-    positions = rng.integers(first, len(data), 1000)
-    bits = rng.integers(0, 8, 1000)
-    for pos, bit in zip(positions.tolist(), bits.tolist(), strict=True):
-        bad = bytearray(data)
-        bad[pos] ^= 1 << bit
-        expect_error(bad, *FlacStatus)
-
-
-@pytest.mark.parametrize("make", [small_fixed, many_frames, small_variable])
-def test_fuzz_truncation_always_detected(make: Callable[[], bytes]) -> None:
-    data = make()
-    rng = np.random.default_rng(6)
-    cuts = [*rng.integers(0, len(data), 500).tolist(), *ref_walk(data)[1], len(data) - 1]
-    for cut in cuts:
-        expect_error(data[:cut], *FlacStatus)
+        assert scan_or_error(FLAC, data[:keep] + tail) is None
 
 
 @pytest.mark.parametrize("make", [small_fixed, many_frames, small_variable])
@@ -775,17 +733,13 @@ def test_fuzz_metadata_flips_error_or_same_scan(make: Callable[[], bytes]) -> No
     rng = np.random.default_rng(8)
     clean = 0
     for _ in range(1000):
-        bad = bytearray(data)
-        for _ in range(int(rng.integers(1, 3))):
-            bad[int(rng.integers(0, first))] ^= 1 << int(rng.integers(0, 8))
-        try:
-            _, index = scan_flac(bytes(bad))
-        except StreamError as err:
-            assert err.code in set(FlacStatus) - {FlacStatus.OK, FlacStatus.CAPACITY, FlacStatus.ARGUMENT}
+        bad = flip_bits(data, rng, int(rng.integers(1, 3)), stop=first)
+        result = scan_or_error(FLAC, bad, check=False)  # the reference walker is slow; compare with ref
+        if result is None:
             continue
         clean += 1  # e.g. a flip in the MD5, a frame size or padding: frames are unchanged
-        assert index.offsets.tolist() == ref.offsets.tolist()
-        assert index.first_samples.tolist() == ref.first_samples.tolist()
+        assert result[1].offsets.tolist() == ref.offsets.tolist()
+        assert result[1].first_samples.tolist() == ref.first_samples.tolist()
     assert 0 < clean < 1000
 
 
