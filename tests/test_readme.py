@@ -1,12 +1,14 @@
-"""README stays true: its Python snippet runs, and its command-line synopsis names every command."""
+"""README stays true: its main job and Python snippet run, its command synopsis names every command."""
 
 from __future__ import annotations
 
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
+from commands import WILDZARR
 from signals import make_signal, write_audio_file
 
 from wildzarr.cli import _parser
@@ -34,3 +36,17 @@ def test_the_command_synopsis_names_every_command() -> None:
     listed = set(re.findall(r"^wildzarr (\w+)", block, re.M))
     subcommands = next(a for a in _parser()._actions if a.dest == "command").choices
     assert listed == set(subcommands)
+
+
+def test_the_main_job_runs_on_the_corpus(tmp_path: Path, corpus_dir: Path) -> None:
+    """The wildzarr commands of README's first command line, on the corpus, from a folder beside it."""
+    block = re.search(r"<!-- main job -->\n```bash\n(.*?)\n```", README, re.S)
+    assert block is not None, "README.md lost its main job"
+    steps = [part.strip() for part in re.split(r"&&|;", block.group(1))]
+    commands = [step.split()[1:] for step in steps if step.startswith(".venv/bin/wildzarr ")]
+    assert [c[0] for c in commands] == ["import", "ls", "read"]
+    for args in commands:
+        args = [str(corpus_dir) if a == "../shared/audio" else a for a in args]
+        done = subprocess.run([*WILDZARR, *args], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-2000:])
+    assert (tmp_path / "first_48000_samples.wav").stat().st_size > 48_000 * 2
