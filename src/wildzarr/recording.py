@@ -148,7 +148,7 @@ class Recording:
         i = self.info
         return (
             f"<Recording {self.id}: {i.source.name}, {i.samples} samples x {i.channels} ch "
-            f"at {i.samplerate} Hz, {i.stored_format().describe().split(', ')[-1]} {i.codec['id']}>"
+            f"at {i.samplerate} Hz, {self._stored.dtype} {i.codec['id']}>"
         )
 
     # -- metadata ---------------------------------------------------------------
