@@ -89,8 +89,28 @@ def test_slicing_follows_numpy(archive: wildzarr.Archive) -> None:
         got = rec[a:b]
         assert got.shape == data[a:b].shape and np.array_equal(got, data[a:b]), (a, b)
     assert np.array_equal(rec[7], data[7]) and np.array_equal(rec[-1], data[-1])
-    assert np.array_equal(rec[100:200, 1], data[100:200, [1]])
-    assert np.array_equal(rec[100:200, ::-1], data[100:200, ::-1])
+    # Every index form returns exactly what numpy returns for the same index: shape, dtype and values.
+    for index in [
+        np.s_[100:200, 1],
+        np.s_[100:200, -1],
+        np.s_[100:200, [2, 0]],
+        np.s_[100:200, ::-1],
+        np.s_[100:200, 1:],
+        np.s_[100:200, [True, False, True]],
+        np.s_[7, 2],
+        np.s_[-1, 0],
+        np.s_[7, [1]],
+        np.s_[7, 1:3],
+        np.s_[7],
+        np.s_[50:40, 1],
+        np.s_[100:200, 1:1],
+    ]:
+        got, expected = rec[index], data[index]
+        assert np.shape(got) == expected.shape and np.asarray(got).dtype == expected.dtype, index
+        assert np.array_equal(got, expected), index
+    assert isinstance(rec[7, 2], np.int16)  # a numpy scalar, as data[7, 2]
+    with pytest.raises(RangeError):
+        rec[0:10, 3]
     with pytest.raises(ArgumentError, match="step"):
         rec[::2]
     with pytest.raises(RangeError):

@@ -28,6 +28,7 @@ from wildzarr.errors import (
 )
 from wildzarr.metadata import FORMAT_VERSION, RecordingInfo, SourceInfo
 from wildzarr.recording import Recording
+from wildzarr.settings import get_options, set_options
 
 __all__ = [
     "FORMAT_VERSION",
@@ -52,5 +53,7 @@ __all__ = [
     "UnsupportedSourceError",
     "WildzarrError",
     "__version__",
+    "get_options",
     "open",
+    "set_options",
 ]

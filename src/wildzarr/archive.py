@@ -8,14 +8,18 @@ share an archive by :mod:`wildzarr.ledger`, the bytes moved by
 from __future__ import annotations
 
 import os
+import threading
 import warnings
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import zarr
 from zarr.abc.store import Store
 
+from wildzarr.batch import check_out, parse_requests, read_batch, resolve_threads, spread
 from wildzarr.codecs import Codec
 from wildzarr.documents import DocumentError, encode_group, parse_group
 from wildzarr.errors import (
@@ -33,6 +37,9 @@ from wildzarr.storage import Backend, join, open_backend
 from wildzarr.upgrade import legacy_ids
 
 __all__ = ["MODES", "Archive", "DamagedRecordingWarning", "open"]
+
+#: Recordings :meth:`Archive.read_many` keeps open (documents and frame indexes) per Archive object.
+OPENED_RECORDINGS = 1024
 
 #: Modes of :func:`open`.
 MODES = ("r", "r+", "a", "w")
@@ -191,6 +198,19 @@ class Archive:
         self._location = location
         self._owns_backend = owns_backend
         self._warned: set[int] = set()
+        self._opened: OrderedDict[int, Recording] = OrderedDict()  # read_many's recordings, LRU
+        self._opened_lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The location (store, group, mode, format): no open recordings, locks or descriptors.
+
+        The receiving process reopens the store lazily; it does not own (and
+        does not close) the store of the sender.
+        """
+        return {"location": self._location}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["location"])  # type: ignore[misc]
 
     # -- description ----------------------------------------------------------------
 
@@ -289,6 +309,98 @@ class Archive:
         if self._location.format >= 2 and not self._location.ledger.is_complete(rid):
             raise RecordingNotFoundError(rid, self._location.where())
         return open_recording(self._location, rid)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def read_many(
+        self,
+        requests: Iterable[Sequence[Any]],
+        *,
+        workers: int | Any | None = None,
+        dtype: npt.DTypeLike | None = None,
+        out: np.ndarray | None = None,
+    ) -> list[np.ndarray]:
+        """Read many sample ranges of many recordings in one call: planned together, decoded in parallel.
+
+        Every request is checked before anything is decoded. Then all frames
+        are planned at once, the byte ranges of neighbouring frames merged per
+        recording, fetched concurrently and decoded on a thread pool with the
+        GIL released; each result is exact (sample ``n`` of result ``i`` is
+        sample ``start + n`` of its recording).
+
+        Parameters
+        ----------
+        requests : iterable
+            ``(id, start, stop)`` or ``(id, start, stop, channels)`` each: a
+            recording id, a sample range ``0 <= start <= stop <= samples`` and
+            the channels to return (an int, a sequence of ints, or None for all).
+        workers : int, executor or dask Client, optional
+            An int: threads in this process (default: :func:`wildzarr.set_options`'
+            ``threads``, else the cores available, 1 inside a worker process).
+            A ``concurrent.futures`` executor (e.g. a ``ProcessPoolExecutor``)
+            or a dask ``distributed.Client``: the batch is sorted by recording,
+            cut into parts of :data:`wildzarr.batch.PART_REQUESTS` requests and
+            read by the executor's workers, each receiving this archive pickled.
+        dtype : numpy dtype, optional
+            As in :meth:`Recording.read` (None: each recording's stored dtype).
+            With ``out`` and no ``dtype``, ``out``'s dtype.
+        out : numpy.ndarray, optional
+            Shape ``(n_requests, window, channels)`` for a batch of equal
+            windows: result ``i`` is written to ``out[i]``. With a C-contiguous
+            ``out`` of the stored dtype, windows that return every channel
+            decode straight into it (no allocation per window).
+
+        Returns
+        -------
+        list of numpy.ndarray
+            In request order; result ``i`` has shape ``(stop - start,
+            n_channels)``. Results of one recording may be views of one array
+            holding all its windows of the batch. With ``out``, ``out[i]``.
+
+        Raises
+        ------
+        ArgumentError
+            If a request is malformed, an index is not an integer, the dtype
+            does not suit a recording, ``out`` does not fit the batch, or
+            ``workers`` is of another type; the message names the request's
+            position and recording.
+        RangeError
+            If a range or channel falls outside its recording.
+        RecordingNotFoundError, DamagedRecordingError
+            If a request's recording is missing or damaged (before anything
+            is decoded), or was removed meanwhile.
+        StreamError
+            If stored bytes do not decode as their index promises; the message
+            names the recording, stream and frame.
+
+        Recordings opened by ``read_many`` (their documents and frame
+        indexes) are kept, the last :data:`OPENED_RECORDINGS` of them, for the
+        next call on this object.
+        """
+        if out is not None and dtype is None and isinstance(out, np.ndarray):
+            dtype = out.dtype
+        parsed = parse_requests(requests, self._opened_recording, dtype)
+        if out is not None:
+            check_out(out, parsed)
+        threads = resolve_threads(workers)
+        if threads is None:
+            return spread(self, parsed, workers, dtype, out)
+        return read_batch(parsed, threads=threads, out=out)
+
+    def _opened_recording(self, rid: int) -> Recording:
+        """``self[rid]``, kept open for later batches (the last :data:`OPENED_RECORDINGS`)."""
+        if isinstance(rid, (int, np.integer)) and not isinstance(rid, bool):
+            with self._opened_lock:
+                rec = self._opened.get(int(rid))
+                if rec is not None:
+                    self._opened.move_to_end(rec.id)
+                    return rec
+        rec = self[rid]
+        with self._opened_lock:
+            self._opened[rec.id] = rec
+            while len(self._opened) > OPENED_RECORDINGS:
+                self._opened.popitem(last=False)
+        return rec
 
     def find(self, sha256: str) -> int | None:
         """Id of the recording whose source had this sha256 (hex), or None (one read).

@@ -15,14 +15,13 @@ last ``padding`` decoded samples follow the source's last sample.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from wildzarr.errors import StreamError
 
-__all__ = ["TASK_FRAMES", "FrameIndex", "FrameSpan"]
+__all__ = ["TASK_FRAMES", "FrameIndex", "FrameSpan", "SpanTable", "group_ranges"]
 
 #: Most frames decoded by one task; longer reads are split into tasks that run on a thread pool.
 TASK_FRAMES = 32
@@ -56,6 +55,36 @@ class FrameSpan:
     skip: int
     count: int
     out: int
+
+
+@dataclass(frozen=True, eq=False)
+class SpanTable:
+    """The spans of many reads, as columns: what :meth:`FrameIndex.plan_many` returns.
+
+    Every attribute is an int64 array of shape ``(n_spans,)``; row ``k`` is one
+    span with the fields of :class:`FrameSpan`, and ``request[k]`` is the
+    position of the range it belongs to in the planned batch. ``out`` counts
+    rows from the start of that range's result.
+    """
+
+    request: np.ndarray
+    lead: np.ndarray
+    stop: np.ndarray
+    byte_start: np.ndarray
+    byte_stop: np.ndarray
+    skip: np.ndarray
+    count: np.ndarray
+    out: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.lead)
+
+    def take(self, rows: np.ndarray | slice) -> SpanTable:
+        """The spans at ``rows`` (an index array or slice), in that order."""
+        return SpanTable(**{name: getattr(self, name)[rows] for name in _SPAN_COLUMNS})
+
+
+_SPAN_COLUMNS = ("request", "lead", "stop", "byte_start", "byte_stop", "skip", "count", "out")
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,44 +205,126 @@ class FrameIndex:
         return int(np.searchsorted(self.first_samples, decoded_sample, side="right")) - 1
 
     def plan(self, start: int, stop: int, task_frames: int = TASK_FRAMES) -> list[FrameSpan]:
-        """Plan the read of source samples ``[start, stop)``.
+        """Plan the read of source samples ``[start, stop)``: :meth:`plan_many` of one range, as FrameSpans.
 
         Parameters
         ----------
         start, stop : int
             Source sample range, ``0 <= start < stop <= samples`` (checked by the caller).
         task_frames : int
-            Most frames per span (pre-roll not counted); a read of more frames
-            is split into spans that can be decoded in parallel, each with its
-            own pre-roll.
+            Most frames per span (pre-roll not counted).
 
         Returns
         -------
         list of FrameSpan
-            In order; the kept counts add up to ``stop - start``. Two binary
-            searches over ``first_samples``: O(log n_frames) plus one span per
-            ``task_frames`` frames.
+            In order; the kept counts add up to ``stop - start``.
+        """
+        table = self.plan_many(np.array([start]), np.array([stop]), task_frames)
+        return [
+            FrameSpan(*row)
+            for row in zip(
+                table.lead.tolist(),
+                table.stop.tolist(),
+                table.byte_start.tolist(),
+                table.byte_stop.tolist(),
+                table.skip.tolist(),
+                table.count.tolist(),
+                table.out.tolist(),
+                strict=True,
+            )
+        ]
+
+    def plan_many(self, starts: np.ndarray, stops: np.ndarray, task_frames: int = TASK_FRAMES) -> SpanTable:
+        """Plan the reads of source samples ``[starts[i], stops[i])`` for every ``i``: the one planner.
+
+        Every read (one range or a batch of windows) is planned here. For each
+        range it finds the frames holding it (two binary searches over
+        ``first_samples``, vectorized over all ranges), adds the pre-roll
+        frames before them, trims the encoder delay (source sample ``n`` is
+        decoded sample ``delay + n``) and splits ranges of more than
+        ``task_frames`` frames into spans that can be decoded in parallel,
+        each with its own pre-roll.
+
+        Parameters
+        ----------
+        starts, stops : numpy.ndarray
+            Integer arrays of one shape ``(n,)``: source sample ranges with
+            ``0 <= start < stop <= samples`` (checked by the caller).
+        task_frames : int
+            Most frames per span (pre-roll not counted).
+
+        Returns
+        -------
+        SpanTable
+            One row per span, ranges in the given order and each range's spans
+            in stream order; ``out`` counts from the start of each range, and
+            the kept counts of range ``i`` add up to ``stops[i] - starts[i]``.
         """
         first_samples, offsets = self.first_samples, self.offsets
-        begin, end = start + self.delay, stop + self.delay
-        first = self.frame_of(begin)
-        stop_frame = int(np.searchsorted(first_samples, end, side="left"))
-        spans = []
-        out = 0
-        for a, b in itertools.pairwise([*range(first, stop_frame, task_frames), stop_frame]):
-            lead = max(a - self.preroll, 0)
-            keep_from = max(begin, int(first_samples[a]))
-            keep_to = min(end, int(first_samples[b]))
-            spans.append(
-                FrameSpan(
-                    lead=lead,
-                    stop=b,
-                    byte_start=int(offsets[lead]),
-                    byte_stop=int(offsets[b]),
-                    skip=keep_from - int(first_samples[lead]),
-                    count=keep_to - keep_from,
-                    out=out,
-                )
-            )
-            out += keep_to - keep_from
-        return spans
+        begin = np.asarray(starts, dtype=np.int64) + self.delay
+        end = np.asarray(stops, dtype=np.int64) + self.delay
+        first = np.searchsorted(first_samples, begin, side="right") - 1
+        last = np.searchsorted(first_samples, end, side="left")  # one past the last frame needed
+        n_spans = (last - first + task_frames - 1) // task_frames
+        if len(n_spans) == int(n_spans.sum()):  # one span per range (windows): no repetition needed
+            request = np.arange(len(begin))
+            a, b = first, last
+        else:
+            request = np.repeat(np.arange(len(begin)), n_spans)
+            position = np.arange(len(request)) - np.repeat(np.cumsum(n_spans) - n_spans, n_spans)
+            a = first[request] + position * task_frames
+            b = np.minimum(a + task_frames, last[request])
+            begin, end = begin[request], end[request]
+        lead = np.maximum(a - self.preroll, 0)
+        keep_from = np.maximum(begin, first_samples[a])
+        keep_to = np.minimum(end, first_samples[b])
+        return SpanTable(
+            request=request,
+            lead=lead,
+            stop=b,
+            byte_start=offsets[lead],
+            byte_stop=offsets[b],
+            skip=keep_from - first_samples[lead],
+            count=keep_to - keep_from,
+            out=keep_from - begin,
+        )
+
+
+def group_ranges(byte_start: np.ndarray, byte_stop: np.ndarray, *, gap: int, max_bytes: int) -> np.ndarray:
+    """Group byte ranges, sorted by ``byte_start``, into ranges to fetch with one request each.
+
+    A range joins the group before it when it starts at most ``gap`` bytes
+    after the group's end (overlapping and adjacent ranges always do, unless
+    ``gap`` is negative) and the group then spans at most ``max_bytes`` (a
+    range longer than that forms a group of its own).
+
+    Parameters
+    ----------
+    byte_start, byte_stop : numpy.ndarray
+        int64 arrays of shape ``(n,)``, ``byte_start`` non-decreasing.
+    gap : int
+        Most bytes between two ranges fetched together (bytes fetched for nothing).
+    max_bytes : int
+        Most bytes of one group.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 of shape ``(n,)``: the group number of each range, non-decreasing
+        from 0. Group ``g`` is fetched as ``[byte_start[first of g], max of
+        byte_stop over g)``.
+    """
+    n = len(byte_start)
+    groups = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return groups
+    starts, stops = byte_start.tolist(), byte_stop.tolist()
+    group, group_start, group_stop = 0, starts[0], stops[0]
+    for k in range(1, n):
+        a, b = starts[k], stops[k]
+        if a - group_stop > gap or max(b, group_stop) - group_start > max_bytes:
+            group, group_start, group_stop = group + 1, a, b
+        else:
+            group_stop = max(group_stop, b)
+        groups[k] = group
+    return groups

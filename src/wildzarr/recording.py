@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import operator
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,7 +32,8 @@ from wildzarr.index import FrameIndex
 from wildzarr.layout import BLOB, INDEX, ZARR_JSON, RecordingAttrs, StreamAttrs, recording_key
 from wildzarr.location import Location
 from wildzarr.metadata import FORMAT_VERSION, USER_META_BYTES, RecordingInfo, check_json_dict
-from wildzarr.reader import StreamReader
+from wildzarr.reader import StreamReader, Task, plan_tasks, run_tasks
+from wildzarr.settings import decode_threads
 from wildzarr.storage import join
 
 __all__ = ["Recording", "open_recording"]
@@ -115,6 +118,46 @@ def open_recording(location: Location, rid: int) -> Recording:
     return Recording(location, rid, attrs, attributes)
 
 
+@dataclass(eq=False)
+class ReadPlan:
+    """Planned reads of one recording: the tasks, the array they fill, and how to cut results from it.
+
+    Attributes
+    ----------
+    recording : Recording
+    tasks : list of Task
+        Run them with :func:`wildzarr.reader.run_tasks` (any order, any thread).
+    target : numpy.ndarray
+        Shape ``(rows, width)``, the stored dtype: the streams' channels side by side.
+    rows : numpy.ndarray
+        int64 of shape ``(n_ranges,)``: the first row of each range in ``target``.
+    columns : dict
+        Channel number -> column of ``target``.
+    """
+
+    recording: Recording
+    tasks: list[Task]
+    target: np.ndarray
+    rows: np.ndarray
+    columns: dict[int, int]
+
+    def result(self, i: int, length: int, channels: Sequence[int], wanted: AudioFormat) -> np.ndarray:
+        """Range ``i`` (``length`` samples) after the tasks ran: ``(length, len(channels))`` of ``wanted``.
+
+        A view of ``target`` when the channels are its columns in order and the
+        dtype is the stored one; otherwise a new C-contiguous array.
+        """
+        row = int(self.rows[i])
+        samples = self.target[row : row + length]
+        picked = [self.columns[c] for c in channels]
+        if picked != list(range(samples.shape[1])):
+            samples = np.ascontiguousarray(samples[:, picked])  # fancy indexing may give Fortran order
+        stored = self.recording.read_format(None)
+        if wanted is stored:
+            return samples
+        return convert(samples, stored.with_(channels=len(picked)), wanted.with_(channels=len(picked)))
+
+
 class Recording:
     """One complete recording of an archive.
 
@@ -143,6 +186,17 @@ class Recording:
         self._readers: list[tuple[int, StreamReader]] | None = None
         self._stored = self.info.stored_format()
         self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The archive location, id and document; no open streams, locks or thread-local decoders.
+
+        The receiving process reopens the streams on its first read, from the
+        same document (the recording as this object saw it).
+        """
+        return {"location": self._location, "id": self.id, "attrs": self._attrs}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["location"], state["id"], state["attrs"], {})  # type: ignore[misc]
 
     def __repr__(self) -> str:
         i = self.info
@@ -352,6 +406,7 @@ class Recording:
         *,
         channels: int | Sequence[int] | None = None,
         dtype: npt.DTypeLike | None = None,
+        workers: int | None = None,
     ) -> np.ndarray:
         """Read samples ``[start, stop)`` of every (or the selected) channel.
 
@@ -374,6 +429,11 @@ class Recording:
             for the stored integers returns the same values; asking for
             integers from float samples (AAC, float npy) is an ArgumentError,
             never a silent rounding.
+        workers : int, optional
+            Threads that fetch and decode a long read (a short one runs in the
+            calling thread). Default: :func:`wildzarr.set_options`' ``threads``,
+            else the cores available (1 inside a worker process; see
+            :mod:`wildzarr.settings`).
 
         Returns
         -------
@@ -403,64 +463,168 @@ class Recording:
                 f"recording {self.id}: cannot read [{start_i}, {stop_i}); "
                 f"it holds samples [0, {self.samples})"
             )
-        stored = self._stored
-        wanted = stored if dtype is None else convert_read_dtype(stored, dtype, f"recording {self.id}")
-        selected = self._channel_list(channels)
+        wanted = self.read_format(dtype)
+        selected = self.channel_list(channels)
         if start_i == stop_i:
             return np.zeros((0, len(selected)), dtype=wanted.numpy_dtype)
-        try:
+        threads = decode_threads(workers)
+        starts, stops = np.array([start_i], dtype=np.int64), np.array([stop_i], dtype=np.int64)
+        plan = self.plan_reads(starts, stops, selected, threads=threads)
+        run_tasks(plan.tasks, threads)
+        return plan.result(0, stop_i - start_i, selected, wanted)
+
+    def to_dask(
+        self,
+        chunks: int | None = None,
+        *,
+        channels: int | Sequence[int] | None = None,
+        dtype: npt.DTypeLike | None = None,
+    ) -> Any:
+        """The recording as a lazy dask array of shape ``(samples, n_channels)`` (``wildzarr[dask]`` extra).
+
+        Each chunk is read with :meth:`read` when computed, so values are
+        exactly those of ``read`` at every chunk border, for every codec. The
+        graph carries this recording pickled (location, id, document); dask
+        workers reopen it. Works with any dask scheduler, also a
+        ``distributed`` cluster (``LocalCluster``, dask-jobqueue's ``SLURMCluster``).
+
+        Parameters
+        ----------
+        chunks : int, optional
+            Samples per chunk (default :data:`wildzarr.cluster.DEFAULT_CHUNK_SAMPLES`,
+            1,048,576); all channels are in each chunk.
+        channels, dtype
+            As in :meth:`read`.
+
+        Returns
+        -------
+        dask.array.Array
+            Shape ``(samples, n_channels)``, dtype as :meth:`read` returns.
+
+        Raises
+        ------
+        MissingDependencyError
+            If dask is not installed.
+        ArgumentError, RangeError
+            For a bad ``chunks``, ``channels`` or ``dtype``.
+        """
+        from wildzarr.cluster import to_dask
+
+        return to_dask(self, chunks, channels=channels, dtype=dtype)
+
+    def location_key(self) -> str:
+        """Where the recording's archive is (store and group), as text: part of dask graph names."""
+        return self._location.backend.describe(self._location.prefix)
+
+    def read_format(self, dtype: npt.DTypeLike | None) -> AudioFormat:
+        """The format a read with ``dtype`` returns (ArgumentError if it cannot; see :meth:`read`)."""
+        return (
+            self._stored if dtype is None else convert_read_dtype(self._stored, dtype, f"recording {self.id}")
+        )
+
+    def plan_reads(
+        self,
+        starts: np.ndarray,
+        stops: np.ndarray,
+        channels: Iterable[int],
+        *,
+        threads: int,
+        target: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
+    ) -> ReadPlan:
+        """Plan reads of ``[starts[i], stops[i])`` (checked, non-empty) into one array; run the tasks after.
+
+        Used by :meth:`read` and :meth:`wildzarr.Archive.read_many`. The
+        streams holding ``channels`` are planned into ``target`` (shape
+        ``(rows, width)``, the stored dtype, where ``width`` is the channels of
+        those streams), or into a new array with range ``i`` at row
+        ``sum(stops[:i] - starts[:i])`` when ``target`` is None; ``rows`` gives
+        the row of each range otherwise.
+
+        Raises DamagedRecordingError or RecordingNotFoundError when the streams
+        cannot be opened (their documents and frame indexes are read on the
+        first call).
+        """
+        with self._read_errors():
             readers = self._stream_readers()  # in channel order
-            needed = (
-                readers
-                if len(readers) == 1
-                else [(f, r) for f, r in readers if any(f <= c < f + r.channels for c in selected)]
-            )
-            parts = [(first, reader.read(start_i, stop_i)) for first, reader in needed]
+        wanted = set(channels)
+        needed = (
+            readers
+            if len(readers) == 1
+            else [
+                (first, reader)
+                for first, reader in readers
+                if any(first + c in wanted for c in range(reader.channels))
+            ]
+        )
+        width = sum(reader.channels for _, reader in needed)
+        if target is None:
+            lengths = stops - starts
+            rows = np.cumsum(lengths) - lengths
+            target = np.empty((int(lengths.sum()), width), dtype=self._stored.numpy_dtype)
+        assert rows is not None
+        tasks: list[Task] = []
+        columns: dict[int, int] = {}
+        column = 0
+        for first, reader in needed:
+            block = target[:, column : column + reader.channels]
+            tasks += plan_tasks(reader, starts, stops, block, rows, threads=threads)
+            columns.update({first + c: column + c for c in range(reader.channels)})
+            column += reader.channels
+        for task in tasks:
+            task.guard = self._read_errors
+        return ReadPlan(self, tasks, target, rows, columns)
+
+    @contextlib.contextmanager
+    def _read_errors(self) -> Iterator[None]:
+        """Restate errors of a read: a removed recording, an unsafe node in the store."""
+        try:
+            yield
         except StreamError:
             if _gone(self._location, self.id):
                 raise RecordingNotFoundError(self.id, self._location.where()) from None
             raise
         except UnsafeNodeError as exc:
             raise self._damaged(str(exc)) from None
-        if len(parts) == 1:
-            first, samples = parts[0]
-            columns = [c - first for c in selected]
-        else:
-            samples = np.concatenate([p for _, p in parts], axis=1)
-            starts = {first: sum(r.channels for f, r in needed if f < first) for first, _ in needed}
-            columns = [starts[f] + c - f for c in selected for f, r in needed if f <= c < f + r.channels]
-        if columns != list(range(samples.shape[1])):
-            samples = np.ascontiguousarray(samples[:, columns])  # fancy indexing may give Fortran order
-        if wanted is stored:
-            return samples
-        return convert(samples, stored.with_(channels=len(selected)), wanted.with_(channels=len(selected)))
 
-    def __getitem__(self, key: int | slice | tuple[int | slice, Any]) -> np.ndarray:
-        """``rec[a:b]`` and ``rec[a:b, channels]`` with numpy slicing rules (step 1 only).
+    def __getitem__(self, key: int | slice | tuple[int | slice, Any]) -> Any:
+        """``rec[a:b]``, ``rec[a:b, c]``, ``rec[a:b, [c, d]]``, ``rec[i]``, ``rec[i, c]``: numpy's rules.
 
-        An integer row index returns shape ``(n_channels,)``; a slice returns
-        ``(n, n_channels)``. Raises RangeError for an integer index out of
-        range, ArgumentError for a step other than 1.
+        The result has exactly the shape numpy gives for the same index of a
+        ``(samples, channels)`` array: a slice of samples keeps its axis, an
+        integer sample drops it; an integer channel drops the channel axis, a
+        list, slice or boolean mask of channels keeps it (``rec[5, 1]`` is a
+        numpy scalar). Negative indices count from the end. Samples must be
+        sliced with step 1 (ArgumentError otherwise: a strided read would
+        decode every frame anyway; read and slice the result); channels may
+        use any numpy index. Raises RangeError for an index out of range.
         """
-        channels: Any = None
+        channel_key: Any = slice(None)
         if isinstance(key, tuple):
             if len(key) != 2:
                 raise ArgumentError(f"recording {self.id}: index with [samples] or [samples, channels]")
             key, channel_key = key
-            try:
-                channels = np.arange(self.channels)[channel_key].reshape(-1).tolist()
-            except IndexError as exc:
-                raise RangeError(f"recording {self.id}: channel index {channel_key!r}: {exc}") from None
+        try:
+            picked = np.arange(self.channels)[channel_key]
+        except IndexError as exc:
+            raise RangeError(f"recording {self.id}: channel index {channel_key!r}: {exc}") from None
+        channels = picked.reshape(-1).tolist()
         if isinstance(key, slice):
             start, stop, step = key.indices(self.samples)
             if step != 1:
                 raise ArgumentError(f"recording {self.id}: slice step must be 1, not {step}")
-            return self.read(start, max(start, stop), channels=channels)
+            if not channels:
+                return np.zeros((max(stop - start, 0), 0), dtype=self._stored.numpy_dtype)
+            samples = self.read(start, max(start, stop), channels=channels)
+            return samples[:, 0] if picked.ndim == 0 else samples
         row = self._as_int(key, "index")
         if not -self.samples <= row < self.samples:
             raise RangeError(f"recording {self.id}: index {row} out of range for {self.samples} samples")
         row %= self.samples
-        return self.read(row, row + 1, channels=channels)[0]
+        if not channels:
+            return np.zeros(0, dtype=self._stored.numpy_dtype)
+        samples = self.read(row, row + 1, channels=channels)[0]
+        return samples[0] if picked.ndim == 0 else samples
 
     # -- argument checks --------------------------------------------------------
 
@@ -472,7 +636,12 @@ class Recording:
                 f"recording {self.id}: {what} must be an integer sample index, not {value!r}"
             ) from None
 
-    def _channel_list(self, channels: int | Sequence[int] | None) -> list[int]:
+    def channel_list(self, channels: int | Sequence[int] | None) -> list[int]:
+        """The channel numbers ``channels`` selects (None: all), checked.
+
+        Raises RangeError for a channel outside ``[0, channels)``, ArgumentError
+        for a non-integer or an empty selection.
+        """
         if channels is None:
             return list(range(self.channels))
         if isinstance(channels, (int, np.integer)):

@@ -146,10 +146,16 @@ class Backend(ABC):
         Whether ``create``, ``replace``, ``delete_if`` and leases are atomic
         across processes (True for folders and S3), or only across the threads
         of this process.
+    latency_bound : bool
+        Whether a request waits on a network rather than a core (object
+        stores, fsspec URLs): reads then merge nearby byte ranges and keep
+        ``fetch_concurrency`` requests in flight (:mod:`wildzarr.settings`).
+        False for local folders and memory.
     """
 
     read_only: bool
     multiprocess_safe: bool
+    latency_bound: bool = True
 
     # -- description -------------------------------------------------------------
 
@@ -181,6 +187,15 @@ class Backend(ABC):
     def get_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[bytes | None]:
         """:meth:`get_range` of each ``(key, start, stop)``, concurrently where the store allows."""
         return [self.get_range(key, start, stop) for key, start, stop in requests]
+
+    def get_immutable_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[bytes | None]:
+        """:meth:`get_ranges` of keys that are never rewritten once they exist (blob chunks).
+
+        A backend may keep such keys open between calls: a local folder keeps
+        recently read files open, so that a read costs one ``pread``. A key
+        deleted meanwhile may still read its old bytes, never another key's.
+        """
+        return self.get_ranges(requests)
 
     @abstractmethod
     def exists(self, key: str) -> bool:

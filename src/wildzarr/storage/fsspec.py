@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import fsspec
 import fsspec.asyn
+from fsspec.implementations.memory import MemoryFileSystem
 from zarr.storage import FsspecStore
 
 from wildzarr.errors import ArgumentError, StorageError
@@ -83,6 +84,7 @@ class FsspecBackend(InProcessBackend):
         self.fs = _sync_filesystem(fs)
         self.root = self.fs._strip_protocol(root).rstrip("/")
         self.read_only = read_only
+        self.latency_bound = not isinstance(self.fs, MemoryFileSystem)
         self._state = shared_state((type(self.fs).__name__, str(self.fs.protocol), self.root))
 
     def __getstate__(self) -> dict[str, Any]:

@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import hashlib
 import os
 import secrets
 import stat
 import threading
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from zarr.storage import LocalStore
@@ -52,6 +54,9 @@ TEMP_PREFIX = ".wildzarr-tmp-"
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _TEMP_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+#: Files :meth:`LocalBackend.get_immutable_ranges` keeps open per backend (the oldest unused one is closed).
+OPEN_FILES = 128
 
 #: Largest single pread/write: Linux transfers at most 0x7ffff000 bytes per call (read(2), write(2)).
 _IO_MAX = 0x7FFFF000
@@ -116,6 +121,75 @@ def _write_all(fd: int, view: memoryview) -> None:
             done += os.write(fd, piece)
 
 
+class _Handle:
+    """An open descriptor and the threads reading through it."""
+
+    __slots__ = ("evicted", "fd", "readers")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.readers = 0
+        self.evicted = False
+
+
+class _OpenFiles:
+    """Descriptors of recently read immutable files, at most :data:`OPEN_FILES`, least recently used first.
+
+    A descriptor is closed only when no thread is reading through it, so a
+    ``pread`` never meets a closed (or reused) descriptor number. After a fork
+    the child starts with an empty cache (the parent's lock may be held).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._handles: OrderedDict[str, _Handle] = OrderedDict()
+        self._pid = os.getpid()
+
+    def acquire(self, key: str, open_file: Callable[[], int | None]) -> _Handle | None:
+        """The handle of ``key`` with one more reader, opened with ``open_file`` if not cached."""
+        if self._pid != os.getpid():
+            self.__init__()  # type: ignore[misc]
+        with self._lock:
+            handle = self._handles.get(key)
+            if handle is not None:
+                self._handles.move_to_end(key)
+                handle.readers += 1
+                return handle
+        fd = open_file()
+        if fd is None:
+            return None
+        with self._lock:
+            handle = self._handles.get(key)
+            if handle is not None:  # another thread opened it meanwhile: use that one
+                os.close(fd)
+            else:
+                handle = self._handles[key] = _Handle(fd)
+            handle.readers += 1
+            while len(self._handles) > OPEN_FILES:
+                _, oldest = self._handles.popitem(last=False)
+                oldest.evicted = True
+                if oldest.readers == 0:
+                    os.close(oldest.fd)
+        return handle
+
+    def release(self, handle: _Handle) -> None:
+        """One reader is done with ``handle``; close it if it was evicted and this was its last reader."""
+        with self._lock:
+            handle.readers -= 1
+            close = handle.evicted and handle.readers == 0
+        if close:
+            os.close(handle.fd)
+
+    def clear(self) -> None:
+        """Forget every descriptor; those in use are closed by their last reader."""
+        with self._lock:
+            for handle in self._handles.values():
+                handle.evicted = True
+                if handle.readers == 0:
+                    os.close(handle.fd)
+            self._handles.clear()
+
+
 class _FlockLease(Lease):
     """A lease held by an open, ``flock``-ed descriptor of the claimed file."""
 
@@ -154,6 +228,7 @@ class LocalBackend(Backend):
     """
 
     multiprocess_safe = True
+    latency_bound = False
 
     def __init__(self, root: str | os.PathLike[str], *, read_only: bool = False) -> None:
         self.root = os.path.abspath(os.fspath(root))
@@ -162,6 +237,7 @@ class LocalBackend(Backend):
         self._pending_lock = threading.Lock()
         self._pending_files: set[str] = set()
         self._dirty_folders: set[tuple[str, ...]] = set()
+        self._open_files = _OpenFiles()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"root": self.root, "read_only": self.read_only}
@@ -177,6 +253,7 @@ class LocalBackend(Backend):
 
     def close(self) -> None:
         self._folders.clear()
+        self._open_files.clear()
 
     # -- reading -------------------------------------------------------------------
 
@@ -208,6 +285,23 @@ class LocalBackend(Backend):
             raise storage_error(exc, self.describe(key)) from exc
         finally:
             os.close(fd)
+
+    def get_immutable_ranges(self, requests: Sequence[tuple[str, int, int]]) -> list[bytes | None]:
+        """One ``pread`` per range through a descriptor kept open (at most :data:`OPEN_FILES` files)."""
+        results: list[bytes | None] = []
+        for key, start, stop in requests:
+            check_range(start, stop)
+            handle = self._open_files.acquire(key, functools.partial(self._open, key))
+            if handle is None:
+                results.append(None)
+                continue
+            try:
+                results.append(_pread(handle.fd, start, stop - start))
+            except OSError as exc:
+                raise storage_error(exc, self.describe(key)) from exc
+            finally:
+                self._open_files.release(handle)
+        return results
 
     def exists(self, key: str) -> bool:
         parts = check_key(key).split("/")

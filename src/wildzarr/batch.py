@@ -1,0 +1,262 @@
+"""Many windows in one call: the engine of :meth:`wildzarr.Archive.read_many`.
+
+A batch is checked whole before anything is decoded (:func:`parse_requests`):
+every request's recording must exist and its range, channels and dtype must be
+valid, else the error names the request's position and recording. Then every
+recording's requests are planned together (:meth:`Recording.plan_reads`, one
+planner: :meth:`wildzarr.index.FrameIndex.plan_many`), the byte ranges of
+neighbouring frames merged, and all tasks of the batch run on one thread pool
+(:func:`wildzarr.reader.run_tasks`). With ``out=``, windows decode straight
+into the caller's array when its dtype is the stored one.
+
+Spreading a batch over processes or a cluster (an executor or a dask
+``Client`` as ``workers``) sends parts of it, sorted by recording so that each
+part opens few recordings, to :func:`read_part` in the workers, each with the
+pickled archive (its location, a few hundred bytes).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from wildzarr.audio import AudioFormat
+from wildzarr.errors import ArgumentError, RangeError, WildzarrError
+from wildzarr.reader import Task, run_tasks
+from wildzarr.settings import decode_threads
+
+if TYPE_CHECKING:
+    from wildzarr.archive import Archive
+    from wildzarr.recording import ReadPlan, Recording
+
+__all__ = [
+    "PART_REQUESTS",
+    "Request",
+    "check_out",
+    "parse_requests",
+    "read_batch",
+    "read_part",
+    "resolve_threads",
+    "spread",
+]
+
+#: Requests per part when a batch is spread over worker processes or a cluster.
+PART_REQUESTS = 256
+
+
+@dataclass(frozen=True)
+class Request:
+    """One checked request of a batch.
+
+    Attributes
+    ----------
+    position : int
+        Its position in the batch (0-based).
+    recording : Recording
+    start, stop : int
+        Sample range, ``0 <= start <= stop <= samples``.
+    channels : tuple of int
+        Channels to return, in order.
+    wanted : AudioFormat
+        What the result holds (its dtype).
+    """
+
+    position: int
+    recording: Recording
+    start: int
+    stop: int
+    channels: tuple[int, ...]
+    wanted: AudioFormat
+
+
+def _as_int(value: object, what: str, where: str) -> int:
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise ArgumentError(f"{where}: {what} must be an integer sample index, not {value!r}") from None
+
+
+def parse_requests(
+    requests: Iterable[Sequence[Any]], recording: Callable[[int], Recording], dtype: npt.DTypeLike | None
+) -> list[Request]:
+    """Check every request of a batch and open its recording.
+
+    Parameters
+    ----------
+    requests : iterable
+        ``(id, start, stop)`` or ``(id, start, stop, channels)`` each;
+        ``channels`` an int, a sequence of ints or None (all).
+    recording : callable
+        Returns the recording of an id (may raise RecordingNotFoundError or
+        DamagedRecordingError).
+    dtype : numpy dtype or None
+        The dtype of the results (see :meth:`Recording.read`).
+
+    Raises
+    ------
+    ArgumentError
+        If a request is not a tuple of 3 or 4, an index is not an integer, or
+        the dtype does not suit a recording; the message names the request's
+        position and recording.
+    RangeError
+        If a range or channel falls outside its recording.
+    RecordingNotFoundError, DamagedRecordingError
+        If a request's recording is missing or damaged (the message names the
+        request).
+    """
+    parsed = []
+    for position, request in enumerate(requests):
+        if (
+            isinstance(request, (str, bytes))
+            or not isinstance(request, Sequence)
+            or len(request) not in (3, 4)
+        ):
+            raise ArgumentError(
+                f"request {position}: expected (id, start, stop) or (id, start, stop, channels), "
+                f"not {request!r}"
+            )
+        rid = request[0]
+        where = f"request {position} (recording {rid!r})"
+        try:
+            rec = recording(rid)
+        except WildzarrError as exc:
+            exc.args = (f"{where}: {exc}", *exc.args[1:])
+            raise
+        start = _as_int(request[1], "start", where)
+        stop = _as_int(request[2], "stop", where)
+        if not 0 <= start <= stop <= rec.samples:
+            raise RangeError(f"{where}: cannot read [{start}, {stop}); it holds samples [0, {rec.samples})")
+        channels = request[3] if len(request) == 4 else None
+        try:
+            selected = rec.channel_list(channels)
+            wanted = rec.read_format(dtype)
+        except WildzarrError as exc:
+            exc.args = (f"request {position}: {exc}", *exc.args[1:])
+            raise
+        parsed.append(Request(position, rec, start, stop, tuple(selected), wanted))
+    return parsed
+
+
+def check_out(out: np.ndarray, parsed: list[Request]) -> None:
+    """ArgumentError unless ``out`` has shape ``(n_requests, window, channels)`` fitting every request."""
+    if not isinstance(out, np.ndarray) or out.ndim != 3:
+        raise ArgumentError("out must be a numpy array of shape (n_windows, window, channels)")
+    if not out.flags.writeable:
+        raise ArgumentError("out is read-only")
+    if out.shape[0] != len(parsed):
+        raise ArgumentError(f"out holds {out.shape[0]} windows, the batch has {len(parsed)} requests")
+    for request in parsed:
+        shape = (request.stop - request.start, len(request.channels))
+        if shape != out.shape[1:]:
+            raise ArgumentError(
+                f"request {request.position} (recording {request.recording.id}) returns shape {shape}, "
+                f"out holds windows of shape {out.shape[1:]}"
+            )
+        if request.wanted.numpy_dtype != out.dtype:
+            raise ArgumentError(
+                f"request {request.position} (recording {request.recording.id}) returns "
+                f"{request.wanted.numpy_dtype}, out is {out.dtype}"
+            )
+
+
+def read_batch(parsed: list[Request], *, threads: int, out: np.ndarray | None = None) -> list[np.ndarray]:
+    """Read checked requests on ``threads`` threads; results in request order.
+
+    Empty ranges return empty arrays. With ``out`` (checked by the caller),
+    result ``i`` is ``out[i]``, filled in place.
+    """
+    by_recording: dict[int, list[Request]] = {}
+    for request in parsed:
+        if request.stop > request.start:
+            by_recording.setdefault(request.recording.id, []).append(request)
+    direct = out is not None and out.flags.c_contiguous
+    flat = out.reshape(-1, out.shape[2]) if out is not None and direct else None
+    plans: list[tuple[ReadPlan, list[Request]]] = []
+    tasks: list[Task] = []
+    for group in by_recording.values():
+        rec = group[0].recording
+        starts = np.array([r.start for r in group], dtype=np.int64)
+        stops = np.array([r.stop for r in group], dtype=np.int64)
+        every = tuple(range(rec.channels))
+        stored = rec.read_format(None)
+        if flat is not None and all(r.channels == every and r.wanted is stored for r in group):
+            window = flat.shape[0] // len(parsed)
+            rows = np.array([r.position * window for r in group], dtype=np.int64)
+            plan = rec.plan_reads(starts, stops, every, threads=threads, target=flat, rows=rows)
+            plans.append((plan, []))  # decoded in place: nothing to copy afterwards
+        else:
+            channels = sorted({c for r in group for c in r.channels})
+            plan = rec.plan_reads(starts, stops, channels, threads=threads)
+            plans.append((plan, group))
+        tasks += plan.tasks
+    run_tasks(tasks, threads)
+    results: list[np.ndarray] = [
+        out[r.position] if out is not None else np.zeros((0, len(r.channels)), dtype=r.wanted.numpy_dtype)
+        for r in parsed
+    ]
+    for plan, group in plans:
+        for i, r in enumerate(group):
+            samples = plan.result(i, r.stop - r.start, r.channels, r.wanted)
+            if out is not None:
+                out[r.position] = samples
+            else:
+                results[r.position] = samples
+    return results
+
+
+def read_part(
+    archive: Archive, requests: list[tuple[Any, ...]], dtype: npt.DTypeLike | None
+) -> list[np.ndarray]:
+    """Read part of a batch in a worker process: ``archive.read_many(requests, dtype=dtype)``."""
+    return archive.read_many(requests, dtype=dtype)
+
+
+def spread(
+    archive: Archive,
+    parsed: list[Request],
+    executor: Any,
+    dtype: npt.DTypeLike | None,
+    out: np.ndarray | None,
+) -> list[np.ndarray]:
+    """Read a checked batch through ``executor``'s workers (``submit(fn, *args)`` returning futures).
+
+    The requests are sorted by recording and start and cut into parts of
+    :data:`PART_REQUESTS`; each part is one :func:`read_part` call in a worker.
+    Works with a ``concurrent.futures`` executor and with a dask
+    ``distributed.Client`` (whose futures also have ``result()``).
+    """
+    order = sorted(range(len(parsed)), key=lambda i: (parsed[i].recording.id, parsed[i].start))
+    parts = [order[k : k + PART_REQUESTS] for k in range(0, len(order), PART_REQUESTS)]
+    dask_client = type(executor).__module__.split(".")[0] == "distributed"
+    options = {"pure": False} if dask_client else {}  # every part is new work, never a cached result
+    futures = []
+    for part in parts:
+        chunk = [
+            (parsed[i].recording.id, parsed[i].start, parsed[i].stop, list(parsed[i].channels)) for i in part
+        ]
+        futures.append(executor.submit(read_part, archive, chunk, dtype, **options))
+    results: list[np.ndarray] = [np.empty(0)] * len(parsed)
+    for part, future in zip(parts, futures, strict=True):
+        for i, window in zip(part, future.result(), strict=True):
+            if out is not None:
+                out[i] = window
+                results[i] = out[i]
+            else:
+                results[i] = window
+    return results
+
+
+def resolve_threads(workers: Any) -> int | None:
+    """The thread count ``workers`` names (None or an int), or None when it is an executor or client."""
+    if workers is None or (isinstance(workers, (int, np.integer)) and not isinstance(workers, bool)):
+        return decode_threads(None if workers is None else int(workers))
+    if callable(getattr(workers, "submit", None)):
+        return None
+    raise ArgumentError(
+        f"workers must be a number of threads, an executor or a dask Client, not {type(workers).__name__}"
+    )
