@@ -27,6 +27,7 @@ from wildzarr.errors import (
     WildzarrError,
 )
 from wildzarr.metadata import FORMAT_VERSION, RecordingInfo, SourceInfo
+from wildzarr.pack import PackReport, pack
 from wildzarr.recording import Recording
 from wildzarr.settings import get_options, set_options
 
@@ -40,6 +41,7 @@ __all__ = [
     "DuplicateRecordingError",
     "MetadataError",
     "MissingDependencyError",
+    "PackReport",
     "RangeError",
     "ReadOnlyError",
     "Recording",
@@ -55,5 +57,6 @@ __all__ = [
     "__version__",
     "get_options",
     "open",
+    "pack",
     "set_options",
 ]

@@ -170,6 +170,8 @@ def _attach(backend: Backend, prefix: str, mode: str) -> Location:
         )
     if writable:
         backend.create(join(prefix, LEDGER, ZARR_JSON), encode_group(LedgerAttrs().model_dump()))
+    if mode != "r" and backend.read_only:
+        return Location(backend, prefix, writable=False, why_read_only=backend.read_only_reason)
     return Location(backend, prefix, writable=writable)
 
 

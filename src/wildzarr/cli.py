@@ -11,6 +11,7 @@
     wildzarr verify  ARCHIVE [ID...] [--json]
     wildzarr repair  ARCHIVE
     wildzarr upgrade ARCHIVE
+    wildzarr pack    ARCHIVE OUT.zip [--force]
 
 Every command takes ``--path GROUP`` (the group inside ARCHIVE) and
 ``--storage-option KEY=VALUE`` (fsspec options of a URL, e.g. S3's
@@ -36,6 +37,7 @@ from wildzarr.codecs import codec_ids
 from wildzarr.codecs.auto import AUTO
 from wildzarr.errors import DuplicateRecordingError, WildzarrError
 from wildzarr.export import SUFFIXES, write_samples
+from wildzarr.pack import pack
 from wildzarr.repair import repair
 from wildzarr.sources.names import display_name
 from wildzarr.upgrade import upgrade
@@ -245,6 +247,15 @@ def _cmd_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pack(args: argparse.Namespace) -> int:
+    options = _pairs(args.storage_option, "--storage-option") or None
+    report = pack(
+        args.archive, args.out, path=args.path, storage_options=options, force=args.force, progress=None
+    )
+    print(show(report.summary()))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wildzarr",
@@ -344,6 +355,16 @@ def _parser() -> argparse.ArgumentParser:
         "upgrade", "convert a format-1 archive to the current format in place (no other writers meanwhile)"
     )
     p.set_defaults(run=_cmd_upgrade)
+
+    p = command(
+        "pack",
+        "write the complete recordings into a new zip file (members stored uncompressed): a finished "
+        "archive that opens read-only and reads as fast as a folder; imports in progress and leftovers "
+        "of interrupted ones stay out",
+    )
+    p.add_argument("out", metavar="OUT", help="the zip file to write (name ending in .zip)")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists (default: refuse)")
+    p.set_defaults(run=_cmd_pack)
     return parser
 
 

@@ -1,7 +1,15 @@
 """Byte-level storage of an archive: the :class:`Backend` contract and :func:`open_backend`.
 
 This package is the only place that knows how a target a user names (a folder,
-a ``.zip`` file, a URL, a zarr store or group) maps to a store.
+a ``.zip`` file, a URL, a zarr store or group) maps to a store:
+
+- a folder: :class:`LocalBackend`;
+- a ``.zip`` file: :class:`ZipBackend` (read-only, stored members read in
+  place) in mode ``"r"``, and in every mode for a zip written by ``wildzarr
+  pack``; in the other modes a zarr ``ZipStore`` through
+  :class:`ZarrStoreBackend`, for building small zip archives in place;
+- ``s3://`` URLs: :class:`S3Backend`; other fsspec URLs: :class:`FsspecBackend`;
+- a zarr store or group: the backend of its kind, else :class:`ZarrStoreBackend`.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from wildzarr.storage.base import Backend, Lease, Versioned, check_key, join, st
 from wildzarr.storage.fsspec import FsspecBackend, S3Backend
 from wildzarr.storage.local import LocalBackend
 from wildzarr.storage.zarrstore import ZarrStoreBackend
+from wildzarr.storage.zipped import ZipBackend
 
 __all__ = [
     "MODES",
@@ -31,6 +40,7 @@ __all__ = [
     "S3Backend",
     "Versioned",
     "ZarrStoreBackend",
+    "ZipBackend",
     "check_key",
     "join",
     "open_backend",
@@ -52,10 +62,11 @@ def open_backend(
         ``s3://bucket/prefix``, ``memory://name``, any fsspec protocol); a zarr
         store; or a zarr group (whose path becomes the prefix).
     mode : {"r", "r+", "a", "w"}
-        The backend is read-only for ``"r"`` (and for a read-only store).
-        ``"r"`` and ``"r+"`` need a local folder or zip file to exist; ``"a"``
-        and ``"w"`` make a missing folder (and its parents; for a zip file,
-        the folders it goes in).
+        The backend is read-only for ``"r"`` (and for a read-only store, and
+        for a zip file written by ``wildzarr pack`` in every mode). ``"r"`` and
+        ``"r+"`` need a local folder or zip file to exist; ``"a"`` and ``"w"``
+        make a missing folder (and its parents; for a zip file, the folders it
+        goes in).
     storage_options : dict, optional
         Options of the fsspec file system of a URL (``endpoint_url``, ``key``,
         ``secret``, ``client_kwargs`` ... for s3fs).
@@ -71,7 +82,8 @@ def open_backend(
     ------
     ArchiveError
         If a local folder or zip file is missing in mode ``"r"``/``"r+"``, the
-        path is a file that is neither, or the URL's protocol is unknown.
+        path is a file that is neither (a ``.zip`` file that is no zip file in
+        mode ``"r"``), or the URL's protocol is unknown.
     MissingDependencyError
         If the URL's protocol needs a package that is not installed (s3fs for ``s3://``).
     ArgumentError
@@ -109,25 +121,57 @@ def _no_options(storage_options: dict[str, Any] | None, target: object) -> None:
 
 def _local_backend(path: str, mode: str) -> Backend:
     """A folder or, for a ``.zip`` name, a zip file."""
+    if path.lower().endswith(".zip"):
+        return _zip_backend(path, mode)
     try:
-        if path.lower().endswith(".zip"):
-            if mode in ("r", "r+") and not os.path.isfile(path):
-                raise ArchiveError(f"{path}: no such zip file")
-            if mode in ("a", "w"):
-                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            zip_mode: Literal["r", "w", "a"] = "r" if mode == "r" else ("w" if mode == "w" else "a")
-            return ZarrStoreBackend(ZipStore(path, mode=zip_mode), owns_store=True)
         if os.path.exists(path) and not os.path.isdir(path):
             raise ArchiveError(f"{path}: is a file, not an archive folder or .zip file")
         if not os.path.isdir(path):
             if mode in ("r", "r+"):
                 raise ArchiveError(f"{path}: no such archive folder")
             os.makedirs(path, exist_ok=True)
+    except OSError as exc:  # permission denied, read-only file system ...
+        raise storage_error(exc, path) from exc
+    return LocalBackend(path, read_only=mode == "r")
+
+
+def _zip_backend(path: str, mode: str) -> Backend:
+    """A zip file: :class:`ZipBackend` to read it, or a zarr ``ZipStore`` to write it.
+
+    Mode ``"r"`` and zip files written by ``wildzarr pack`` (in any mode: they
+    are finished archives, and writes raise ReadOnlyError naming the file) get
+    a ZipBackend; other zip files in modes ``"r+"``, ``"a"`` and ``"w"`` a
+    ZipStore, which appends a member for every write.
+    """
+    if mode in ("r", "r+") and not os.path.isfile(path):
+        raise ArchiveError(f"{path}: no such zip file")
+    if mode == "r":
+        return ZipBackend(path)
+    packed = _packed_zip(path)
+    if packed is not None:
+        return packed
+    zip_mode: Literal["w", "a"] = "w" if mode == "w" else "a"
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        return ZarrStoreBackend(ZipStore(path, mode=zip_mode), owns_store=True)
     except zipfile.BadZipFile as exc:
         raise ArchiveError(f"{path}: not a zip file ({exc})") from exc
     except OSError as exc:  # permission denied, read-only file system ...
         raise storage_error(exc, path) from exc
-    return LocalBackend(path, read_only=mode == "r")
+
+
+def _packed_zip(path: str) -> ZipBackend | None:
+    """A ZipBackend over ``path`` if it is a zip file written by ``wildzarr pack``, else None."""
+    if not os.path.isfile(path):
+        return None
+    try:
+        backend = ZipBackend(path)
+    except ArchiveError:  # not a zip file: left to ZipStore, as before
+        return None
+    if backend.packed:
+        return backend
+    backend.close()
+    return None
 
 
 def _url_backend(url: str, mode: str, storage_options: dict[str, Any]) -> Backend:

@@ -135,7 +135,8 @@ class Backend(ABC):
     :class:`~wildzarr.storage.fsspec.FsspecBackend` and its subclass
     :class:`~wildzarr.storage.fsspec.S3Backend` (fsspec URLs, S3 with
     conditional requests), :class:`~wildzarr.storage.zarrstore.ZarrStoreBackend`
-    (any other zarr store: memory, zip ...). Backends are thread-safe and pickle
+    (any other zarr store: memory, zip ...), :class:`~wildzarr.storage.zipped.ZipBackend` (zip files
+    read-only, e.g. written by ``wildzarr pack``). Backends are thread-safe and pickle
     (to a description from which the receiving process reopens them).
 
     Attributes
@@ -156,6 +157,11 @@ class Backend(ABC):
     read_only: bool
     multiprocess_safe: bool
     latency_bound: bool = True
+
+    @property
+    def read_only_reason(self) -> str:
+        """Why writes are refused, when :attr:`read_only` is true (for ReadOnlyError messages)."""
+        return "the store is open read-only"
 
     # -- description -------------------------------------------------------------
 
