@@ -7,12 +7,14 @@
  *   MPEG-1/2/2.5 audio Layer III    csrc/mp3_scan.c, names wz_mp3_* / WZ_MP3_*
  *   (ISO/IEC 11172-3 s. 2.4, ISO/IEC 13818-3 s. 2.4)
  *   CRC-8 / CRC-16                  csrc/crc.c, wz_crc8 / wz_crc16 (generic)
+ *   FLAC decoding with libFLAC      csrc/flac_decode.c, names wz_flacdec_* / WZ_FLACDEC_*
  *
  * Each scanner finds the byte offset and first sample of every frame of a
  * complete stream held in memory. They trust nothing in the input: every
  * read is bounds-checked and every frame is checked before it is indexed.
  *
- * Memory: the library never allocates. The caller owns the input buffer, the
+ * Memory: the scanners never allocate (the FLAC decoder's libFLAC instance
+ * does; see its section). The caller owns the input buffer, the
  * scan state and the output arrays (two; the MP3 scanner has an optional
  * third). When the arrays fill up, the *_scan_frames() function returns its
  * CAPACITY status with the state intact; the caller grows the arrays (keeping
@@ -334,5 +336,150 @@ int wz_mp3_scan_frames(wz_mp3_scan *st, const uint8_t *buf, size_t len,
  * and MP3 start the CRC-16 from 0xFFFF. Exposed for tests. */
 uint8_t wz_crc8(uint8_t crc, const uint8_t *data, size_t len);
 uint16_t wz_crc16(uint16_t crc, const uint8_t *data, size_t len);
+
+/* ======================================================================== */
+/* FLAC decoding with libFLAC (csrc/flac_decode.c)                          */
+/* ======================================================================== */
+
+/* Decodes "spans" -- runs of consecutive whole FLAC frames of one stream,
+ * back to back in a byte range -- with the reference decoder libFLAC,
+ * straight into a caller-owned array of interleaved samples (true values:
+ * int16 for streams of up to 16 bits per sample, else int32).
+ *
+ * libFLAC is not linked: the process already holds it (pyflac's bundled
+ * copy), and wz_flacdec_bind() receives the addresses of the functions used,
+ * once, before the first decoder is made. Unlike the scanners, a decoder
+ * state owns memory (its libFLAC instance): free it with wz_flacdec_close().
+ *
+ * Threads: a state must be used by one thread at a time; separate states
+ * decode in parallel (the GIL is released around every call). */
+
+/* Status codes. Stable numbers: Python's StreamError.code carries them.
+ * Numbers below 20 mean what they mean in enum wz_flac_status. */
+enum wz_flacdec_status {
+    WZ_FLACDEC_OK = 0,           /* success: every span decoded and copied */
+    WZ_FLACDEC_STREAMINFO = 3,   /* invalid STREAMINFO body (RFC 9639 s. 8.2), or libFLAC refuses it */
+    WZ_FLACDEC_SYNC = 5,         /* no frame sync code where a frame of the span must start (s. 9.1) */
+    WZ_FLACDEC_HEADER = 6,       /* an invalid frame header, or one contradicting STREAMINFO (s. 9.1) */
+    WZ_FLACDEC_CRC8 = 7,         /* frame header CRC-8 mismatch (s. 9.1.8) */
+    WZ_FLACDEC_CRC16 = 8,        /* frame CRC-16 mismatch (s. 9.3), found by libFLAC */
+    WZ_FLACDEC_SEQUENCE = 9,     /* a frame/sample number does not follow the span's previous frame (s. 9.1.5) */
+    WZ_FLACDEC_TRUNCATED = 11,   /* a frame runs past the end of its span's bytes */
+    WZ_FLACDEC_ARGUMENT = 13,    /* invalid call or span table: nothing was decoded or written */
+    WZ_FLACDEC_BLOCKSIZE = 20,   /* a frame holds another number of samples than frame_samples says */
+    WZ_FLACDEC_TRAILING = 21,    /* bytes left in a span after its last frame */
+    WZ_FLACDEC_DECODE = 22,      /* libFLAC reported another error in a frame (lost sync, unparseable) */
+    WZ_FLACDEC_RANGE = 23,       /* a decoded sample lies outside the signed bits_per_sample range */
+    WZ_FLACDEC_LIBFLAC = 24,     /* libFLAC failed for a reason other than the bytes (memory, state) */
+    WZ_FLACDEC_UNBOUND = 25      /* wz_flacdec_bind() has not succeeded */
+};
+
+/* Columns of the span table (int64, n_spans rows of WZ_FLACDEC_SPAN_COLUMNS). */
+enum wz_flacdec_span_column {
+    WZ_FLACDEC_DATA_START = 0,   /* first byte of the span's frames in data */
+    WZ_FLACDEC_DATA_STOP = 1,    /* one past its last byte: the frames fill [start, stop) exactly */
+    WZ_FLACDEC_FIRST_FRAME = 2,  /* row of frame_samples holding the span's first frame */
+    WZ_FLACDEC_N_FRAMES = 3,     /* frames in the span, >= 1 */
+    WZ_FLACDEC_SKIP = 4,         /* decoded samples (per channel) of the span to drop first */
+    WZ_FLACDEC_COUNT = 5,        /* samples to keep after those */
+    WZ_FLACDEC_OUT_ROW = 6,      /* row of out receiving the first kept sample */
+    WZ_FLACDEC_SPAN_COLUMNS = 7
+};
+
+/* Addresses of the libFLAC functions used: field f holds the address of
+ * FLAC__stream_decoder_<f> (FLAC/stream_decoder.h), as an integer. */
+typedef struct wz_libflac_api {
+    uintptr_t new;
+    uintptr_t delete;
+    uintptr_t set_md5_checking;
+    uintptr_t init_stream;
+    uintptr_t finish;
+    uintptr_t flush;
+    uintptr_t process_single;
+    uintptr_t process_until_end_of_metadata;
+    uintptr_t get_state;
+    uintptr_t get_decode_position;
+} wz_libflac_api;
+
+/* Decoder state. The caller allocates it zero-filled (e.g. ffi.new("wz_flacdec *")),
+ * sets it up with wz_flacdec_init() and frees it with wz_flacdec_close().
+ * Only info, frames, restarts and the error report are for the caller to
+ * read; the other fields are private to csrc/flac_decode.c. */
+typedef struct wz_flacdec {
+    wz_flac_streaminfo info;  /* the stream's STREAMINFO, as wz_flac_parse_streaminfo decodes it */
+    void *decoder;            /* the FLAC__StreamDecoder; NULL before init and after close */
+    uint64_t frames;          /* frames decoded since init */
+    uint64_t restarts;        /* times libFLAC was re-initialised because a flush failed */
+    /* private: the bytes libFLAC reads, and where the current frame's samples go */
+    const uint8_t *src;       /* bytes served to libFLAC's read callback: src[src_pos:src_end) */
+    uint64_t src_pos;
+    uint64_t src_end;
+    uint8_t *out;             /* the output array: row r at out + r * out_stride */
+    int64_t out_stride;       /* bytes */
+    int64_t out_row;          /* row receiving span sample keep_from */
+    int64_t keep_from;        /* span samples [keep_from, keep_to) are copied */
+    int64_t keep_to;
+    int64_t frame_first;      /* the current frame's first sample within its span */
+    uint64_t frame_pos;       /* its byte offset in data */
+    int64_t frame_row;        /* its row of frame_samples; -1 outside wz_flacdec_decode */
+    uint32_t expected_blocksize; /* frame_samples[frame_row] */
+    int32_t writes;           /* write callbacks during the current process_single */
+    int32_t lib_error;        /* first libFLAC error status during it, -1 = none */
+    uint64_t lib_error_end;   /* libFLAC's decode position at that error, 0 = unknown */
+    int32_t eof;              /* 1 once the read callback has run out of bytes during it */
+    int32_t failed;           /* 1 once a callback has recorded an error report */
+    int32_t broken;           /* 1 when libFLAC must be re-initialised before the next decode */
+    /* error report */
+    int32_t status;           /* last status returned */
+    uint64_t err_offset;      /* byte offset in data of the failing frame (or leftover bytes) */
+    int64_t err_frame;        /* row of frame_samples of the failing frame, -1 = none */
+    int64_t err_span;         /* row of the span table concerned, -1 = none */
+    char message[256];        /* what is wrong with the frame, worded to follow a prefix naming it */
+} wz_flacdec;
+
+/* Hand over libFLAC's functions, then decode a built-in test frame through
+ * them (checking the frame header layout this file assumes). Call once before
+ * any wz_flacdec_init(); binding again with the same addresses is a no-op,
+ * with other addresses WZ_FLACDEC_ARGUMENT. Returns WZ_FLACDEC_OK,
+ * WZ_FLACDEC_ARGUMENT (NULL or zero address) or WZ_FLACDEC_LIBFLAC (the test
+ * frame did not decode: nothing is bound). Not thread-safe. */
+int wz_flacdec_bind(const wz_libflac_api *api);
+
+/* Set up a zero-filled st for the stream whose 34-byte STREAMINFO body is
+ * streaminfo[0:len): validate it (as wz_flac_parse_streaminfo), create a
+ * libFLAC decoder (MD5 checking off) and feed it "fLaC" and this STREAMINFO
+ * as the only metadata block. Returns WZ_FLACDEC_OK, WZ_FLACDEC_STREAMINFO,
+ * WZ_FLACDEC_LIBFLAC, WZ_FLACDEC_UNBOUND or WZ_FLACDEC_ARGUMENT (NULL, or st
+ * already holds a decoder); on an error nothing is left to free. */
+int wz_flacdec_init(wz_flacdec *st, const uint8_t *streaminfo, size_t len);
+
+/* Decode n_spans spans of data[0:len) into out. spans holds n_spans rows of
+ * WZ_FLACDEC_SPAN_COLUMNS int64 values (enum wz_flacdec_span_column);
+ * frame_samples[0:n_frame_samples) the samples per channel each frame must
+ * hold. first_samples, if not NULL, holds n_frame_samples entries, the first
+ * sample of each row's frame in the stream: the rows are then the stream's
+ * frames from its first, and each frame's coded number must match its row
+ * (RFC 9639 s. 9.1.5: a fixed-blocksize frame's number is its row, a
+ * variable-blocksize frame's number first_samples[row]). out has out_rows
+ * rows of info.channels interleaved samples of out_itemsize bytes (2 for up
+ * to 16 bits per sample, else 4), row r at (uint8_t *)out + r *
+ * out_row_stride (any stride, also negative). For each span, rows out_row + j
+ * of out get decoded sample skip + j of the span, for j in [0, count);
+ * nothing else of out is written. The caller vouches that out's rows exist
+ * (nothing else is trusted: data, spans and frame_samples are checked).
+ *
+ * Every span is checked before anything is decoded (WZ_FLACDEC_ARGUMENT:
+ * byte range within len, frames within frame_samples, block sizes 1..65535,
+ * skip + count within the span's samples, rows within out_rows). Then spans
+ * are decoded in order; the first bad frame stops the call with its status,
+ * err_frame (its row of frame_samples), err_offset (its byte offset) and
+ * message, leaving out partly written. st stays usable after any error. */
+int wz_flacdec_decode(wz_flacdec *st, const uint8_t *data, size_t len,
+                      const int64_t *spans, size_t n_spans,
+                      const int64_t *frame_samples, const int64_t *first_samples, size_t n_frame_samples,
+                      void *out, size_t out_rows, int64_t out_row_stride, size_t out_itemsize);
+
+/* Free st's libFLAC decoder. Safe to call again, and on a zero-filled st. */
+void wz_flacdec_close(wz_flacdec *st);
 
 #endif /* WILDZARR_CORE_H */

@@ -24,6 +24,8 @@ class _FFI:
     def cast(self, cdecl: str, value: Any) -> CData: ...
     def sizeof(self, cdecl_or_cdata: str | CData) -> int: ...
     def release(self, cdata: CData) -> None: ...
+    def gc(self, cdata: CData, destructor: Any, size: int = ...) -> CData: ...
+    def typeof(self, cdecl: str | CData) -> Any: ...
 
 class _Lib:
     # enum wz_flac_status
@@ -68,6 +70,33 @@ class _Lib:
     WZ_MP3_FREE_FORMAT: int
     WZ_MP3_SIDE_INFO: int
     WZ_MP3_RESERVOIR: int
+
+    # enum wz_flacdec_status
+    WZ_FLACDEC_OK: int
+    WZ_FLACDEC_STREAMINFO: int
+    WZ_FLACDEC_SYNC: int
+    WZ_FLACDEC_HEADER: int
+    WZ_FLACDEC_CRC8: int
+    WZ_FLACDEC_CRC16: int
+    WZ_FLACDEC_SEQUENCE: int
+    WZ_FLACDEC_TRUNCATED: int
+    WZ_FLACDEC_ARGUMENT: int
+    WZ_FLACDEC_BLOCKSIZE: int
+    WZ_FLACDEC_TRAILING: int
+    WZ_FLACDEC_DECODE: int
+    WZ_FLACDEC_RANGE: int
+    WZ_FLACDEC_LIBFLAC: int
+    WZ_FLACDEC_UNBOUND: int
+
+    # enum wz_flacdec_span_column
+    WZ_FLACDEC_DATA_START: int
+    WZ_FLACDEC_DATA_STOP: int
+    WZ_FLACDEC_FIRST_FRAME: int
+    WZ_FLACDEC_N_FRAMES: int
+    WZ_FLACDEC_SKIP: int
+    WZ_FLACDEC_COUNT: int
+    WZ_FLACDEC_OUT_ROW: int
+    WZ_FLACDEC_SPAN_COLUMNS: int
 
     def wz_flac_parse_streaminfo(self, body: CData | bytes, len: int, out: CData, /) -> int:
         """``int wz_flac_parse_streaminfo(const uint8_t *body, size_t len, wz_flac_streaminfo *out)``."""
@@ -143,6 +172,31 @@ class _Lib:
     ) -> int:
         """``int wz_mp3_scan_frames(wz_mp3_scan *st, const uint8_t *buf, size_t len,
         int64_t *offsets, int64_t *first_samples, int64_t *main_data_begin, size_t capacity)``."""
+    def wz_flacdec_bind(self, api: CData, /) -> int:
+        """``int wz_flacdec_bind(const wz_libflac_api *api)``."""
+    def wz_flacdec_init(self, st: CData, streaminfo: CData | bytes, len: int, /) -> int:
+        """``int wz_flacdec_init(wz_flacdec *st, const uint8_t *streaminfo, size_t len)``."""
+    def wz_flacdec_decode(
+        self,
+        st: CData,
+        data: CData | bytes,
+        len: int,
+        spans: CData,
+        n_spans: int,
+        frame_samples: CData,
+        first_samples: CData,
+        n_frame_samples: int,
+        out: CData,
+        out_rows: int,
+        out_row_stride: int,
+        out_itemsize: int,
+        /,
+    ) -> int:
+        """``int wz_flacdec_decode(wz_flacdec *st, const uint8_t *data, size_t len, const int64_t *spans,
+        size_t n_spans, const int64_t *frame_samples, const int64_t *first_samples, size_t n_frame_samples,
+        void *out, size_t out_rows, int64_t out_row_stride, size_t out_itemsize)``."""
+    def wz_flacdec_close(self, st: CData, /) -> None:
+        """``void wz_flacdec_close(wz_flacdec *st)``."""
     def wz_crc8(self, crc: int, data: CData | bytes, len: int, /) -> int:
         """``uint8_t wz_crc8(uint8_t crc, const uint8_t *data, size_t len)``."""
     def wz_crc16(self, crc: int, data: CData | bytes, len: int, /) -> int:

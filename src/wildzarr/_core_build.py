@@ -46,7 +46,14 @@ ffibuilder.cdef(_cdef_from_header(_HEADER))
 ffibuilder.set_source(
     "wildzarr._core",
     '#include "wildzarr_core.h"',
-    sources=["csrc/flac_scan.c", "csrc/adts_scan.c", "csrc/mp3_scan.c", "csrc/scan_common.c", "csrc/crc.c"],
+    sources=[
+        "csrc/flac_scan.c",
+        "csrc/adts_scan.c",
+        "csrc/mp3_scan.c",
+        "csrc/flac_decode.c",
+        "csrc/scan_common.c",
+        "csrc/crc.c",
+    ],
     include_dirs=["csrc"],
     extra_compile_args=["-O3"],
 )

@@ -112,10 +112,9 @@ def parse_requests(
     parsed = []
     for position, request in enumerate(requests):
         if (
-            isinstance(request, (str, bytes))
-            or not isinstance(request, Sequence)
-            or len(request) not in (3, 4)
-        ):
+            type(request) not in (tuple, list)
+            and (isinstance(request, (str, bytes)) or not isinstance(request, Sequence))
+        ) or len(request) not in (3, 4):
             raise ArgumentError(
                 f"request {position}: expected (id, start, stop) or (id, start, stop, channels), "
                 f"not {request!r}"

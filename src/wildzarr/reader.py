@@ -155,7 +155,7 @@ class StreamReader:
             recording, the stream, the frame and its samples.
         """
         decoder = self._decoder()
-        native = getattr(decoder, "decode_spans", None)
+        native = decoder.span_decoder
         if native is not None:
             table = np.stack(
                 [
@@ -170,7 +170,9 @@ class StreamReader:
                 axis=1,
             )
             try:
-                native(data, table, self.frame_samples, target)
+                native.decode_spans(
+                    data, table, self.frame_samples, target, first_samples=self.index.first_samples
+                )
             except StreamError as exc:
                 raise self._frame_error(exc, exc.frame, int(spans.byte_start[0])) from exc
             return

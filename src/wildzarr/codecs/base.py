@@ -55,7 +55,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, ClassVar, Self
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
 import numpy as np
 
@@ -119,8 +119,32 @@ class ScannedStream:
     preroll: int | None = None
 
 
+class SpanDecoder(Protocol):
+    """Decodes many runs of frames straight into an output array in one call (GIL released).
+
+    The optional fast path of a :class:`FrameDecoder` (FLAC:
+    :class:`wildzarr.codecs.libflac.LibFlacDecoder`, which documents the arguments).
+    """
+
+    def decode_spans(
+        self,
+        data: Any,
+        spans: np.ndarray,
+        frame_samples: np.ndarray,
+        out: np.ndarray,
+        *,
+        first_samples: np.ndarray | None = None,
+    ) -> None: ...
+
+
 class FrameDecoder(ABC):
-    """Decodes whole frames of one stream; one instance per thread."""
+    """Decodes whole frames of one stream; one instance per thread.
+
+    ``span_decoder``, when not None, decodes whole batches of spans in one call
+    (see :class:`SpanDecoder`); the reader uses it instead of :meth:`decode`.
+    """
+
+    span_decoder: SpanDecoder | None = None
 
     @abstractmethod
     def decode(self, frames: Sequence[bytes | memoryview]) -> np.ndarray:

@@ -48,8 +48,10 @@ import pyflac
 from pyflac._encoder import lib as _libflac
 
 from wildzarr.audio import AudioFormat, int_dtype_for
+from wildzarr.codecs import libflac
 from wildzarr.codecs._common import check_block_shape, parse_int
 from wildzarr.codecs.base import AudioDigest, Codec, Encoded, FrameDecoder, ScannedStream
+from wildzarr.codecs.libflac import LibFlacDecoder
 from wildzarr.errors import SourceError, StreamError, UnsupportedSourceError
 from wildzarr.interrupts import HeldInterrupt
 from wildzarr.scan.flac import parse_streaminfo, scan_flac
@@ -464,7 +466,13 @@ def _header_blocksize(frame: bytes | memoryview) -> int:
 
 
 class FlacFrameDecoder(FrameDecoder):
-    """Decodes whole FLAC frames of one stream with FFmpeg's decoder; one instance per thread.
+    """Decodes whole FLAC frames of one stream; one instance per thread.
+
+    libFLAC (bundled with pyflac; :mod:`wildzarr.codecs.libflac`) decodes, in C
+    with the GIL released, straight into the caller's array: it is this
+    decoder's :attr:`span_decoder`. Where libFLAC cannot be bound, FFmpeg's
+    decoder through PyAV decodes one packet per frame instead (bit-exact too;
+    NOTES), and ``span_decoder`` is None.
 
     Parameters
     ----------
@@ -474,7 +482,7 @@ class FlacFrameDecoder(FrameDecoder):
     Raises
     ------
     StreamError
-        If ``streaminfo`` is not 34 bytes or FFmpeg refuses it.
+        If ``streaminfo`` is not 34 bytes or the decoder refuses it.
     """
 
     def __init__(self, streaminfo: bytes) -> None:
@@ -483,6 +491,10 @@ class FlacFrameDecoder(FrameDecoder):
         self.dtype: np.dtype = np.dtype(np.int16 if self.bits_per_sample <= 16 else np.int32)
         self._format = "s16" if self.bits_per_sample <= 16 else "s32"
         self._shift = self.dtype.itemsize * 8 - self.bits_per_sample
+        if libflac.available():
+            self.span_decoder: LibFlacDecoder | None = LibFlacDecoder(streaminfo)
+            return
+        self.span_decoder = None
         context = av.CodecContext.create("flac", "r")
         context.extradata = streaminfo
         context.thread_count = 1  # frame threading would delay output by a frame
@@ -512,13 +524,13 @@ class FlacFrameDecoder(FrameDecoder):
         Raises
         ------
         StreamError
-            If a frame's header is unreadable, FFmpeg fails to decode it (bad
-            header, CRC-16 mismatch, truncation), or it decodes to another
-            number of samples or another sample format than expected. Its
-            ``frame`` is the position of the failing frame in ``frames``; the
-            message says what is wrong with that frame, worded to follow a
-            prefix that names it (``"recording 3 stream 0 frame 17 (samples
-            69632-73727): does not decode (...)"``).
+            If a frame's header is unreadable, it fails to decode (bad header,
+            CRC mismatch, truncation, a frame number out of sequence), or it
+            decodes to another number of samples or another sample format than
+            expected. Its ``frame`` is the position of the failing frame in
+            ``frames``; the message says what is wrong with that frame, worded
+            to follow a prefix that names it (``"recording 3 stream 0 frame 17
+            (samples 69632-73727): does not decode (...)"``).
         """
         sizes = []
         for index, data in enumerate(frames):
@@ -528,6 +540,13 @@ class FlacFrameDecoder(FrameDecoder):
                 exc.frame = index
                 raise
         result = np.empty((sum(sizes), self.channels), dtype=self.dtype)
+        if not frames:
+            return result
+        if self.span_decoder is not None:
+            data = frames[0] if len(frames) == 1 else b"".join(frames)
+            span = np.array([[0, len(data), 0, len(frames), 0, len(result), 0]], dtype=np.int64)
+            self.span_decoder.decode_spans(data, span, np.array(sizes, dtype=np.int64), result)
+            return result
         decode, expected_format = self._decode, self._format
         # PyAV's stub types Packet's input as bytes; any buffer (a memoryview of the stream) works.
         packet = cast(Callable[[bytes | memoryview], av.Packet], av.Packet)
