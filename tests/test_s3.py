@@ -162,6 +162,42 @@ def test_open_to_the_first_window_costs_at_most_8_requests(
     assert probes == []
 
 
+def test_a_batch_of_windows_needs_far_fewer_requests_than_windows(
+    recording_server: RecordingServer, counted_url: S3Target
+) -> None:
+    """``read_many`` of 400 windows of 2 open recordings: merged ranges, one GET per fetch, exact.
+
+    Single reads of the same windows cost one GET each (a window inside one
+    blob chunk), so the batch must need far fewer.
+    """
+    url, options = counted_url
+    target = f"{url}/archive"
+    writer = wildzarr.open(target, storage_options=options)
+    signals = [make_signal(300_000, 2, 16, seed) for seed in (5, 6)]
+    ids = [writer.add(signal, samplerate=48_000).id for signal in signals]
+    rng = np.random.default_rng(2)
+    requests_ = [
+        (ids[k], int(a), int(a) + 4096)
+        for k, a in zip(rng.integers(0, 2, 400), rng.integers(0, 300_000 - 4096, 400), strict=True)
+    ]
+    arc = wildzarr.open(target, mode="r", storage_options=options)
+    arc.read_many([(rid, 0, 1) for rid in ids])  # opens both recordings (documents, frame indexes)
+    with Requests(recording_server, options) as batch:
+        results = arc.read_many(requests_)
+    batch.check_nothing_missed()
+    for (rid, a, b), window in zip(requests_, results, strict=True):
+        assert np.array_equal(window, signals[ids.index(rid)][a:b])
+    recs = {rid: arc[rid] for rid in ids}
+    for rec in recs.values():
+        rec.read(0, 1)
+    with Requests(recording_server, options) as single:
+        for rid, a, b in requests_[:50]:
+            recs[rid].read(a, b)
+    assert all(method == "GET" for method, _ in batch.sent + single.sent)
+    assert 50 <= len(single.sent) <= 100  # one GET per window, two where it crosses a chunk border
+    assert len(batch.sent) <= 40, len(batch.sent)  # 400 windows
+
+
 def test_listing_1500_ids_costs_at_most_3_requests(
     recording_server: RecordingServer, counted_url: S3Target
 ) -> None:
