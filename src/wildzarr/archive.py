@@ -342,7 +342,8 @@ class Archive:
             A ``concurrent.futures`` executor (e.g. a ``ProcessPoolExecutor``)
             or a dask ``distributed.Client``: the batch is sorted by recording,
             cut into parts of :data:`wildzarr.batch.PART_REQUESTS` requests and
-            read by the executor's workers, each receiving this archive pickled.
+            read by the executor's workers, each receiving the part's
+            recordings pickled (a worker keeps what it opened for later parts).
         dtype : numpy dtype, optional
             As in :meth:`Recording.read` (None: each recording's stored dtype).
             With ``out`` and no ``dtype``, ``out``'s dtype.
@@ -386,7 +387,7 @@ class Archive:
             check_out(out, parsed)
         threads = resolve_threads(workers)
         if threads is None:
-            return spread(self, parsed, workers, dtype, out)
+            return spread(parsed, workers, dtype, out)
         return read_batch(parsed, threads=threads, out=out)
 
     def _opened_recording(self, rid: int) -> Recording:

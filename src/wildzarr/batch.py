@@ -11,13 +11,17 @@ into the caller's array when its dtype is the stored one.
 
 Spreading a batch over processes or a cluster (an executor or a dask
 ``Client`` as ``workers``) sends parts of it, sorted by recording so that each
-part opens few recordings, to :func:`read_part` in the workers, each with the
-pickled archive (its location, a few hundred bytes).
+part touches few recordings, to :func:`read_part` in the workers, with those
+recordings pickled (location, id and document: about 1.5 KB each); a worker
+process keeps what it opened for later parts, and sends each part back as one
+array.
 """
 
 from __future__ import annotations
 
 import operator
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,13 +35,13 @@ from wildzarr.reader import Task, run_tasks
 from wildzarr.settings import decode_threads
 
 if TYPE_CHECKING:
-    from wildzarr.archive import Archive
     from wildzarr.recording import ReadPlan, Recording
 
 __all__ = [
     "PART_REQUESTS",
     "Request",
     "check_out",
+    "kept_open",
     "parse_requests",
     "read_batch",
     "read_part",
@@ -110,6 +114,7 @@ def parse_requests(
         request).
     """
     parsed = []
+    opened: dict[Any, tuple[Recording, tuple[int, ...], AudioFormat]] = {}  # per id: the checks done once
     for position, request in enumerate(requests):
         if (
             type(request) not in (tuple, list)
@@ -119,26 +124,47 @@ def parse_requests(
                 f"request {position}: expected (id, start, stop) or (id, start, stop, channels), "
                 f"not {request!r}"
             )
-        rid = request[0]
-        where = f"request {position} (recording {rid!r})"
+        rid, start, stop = request[0], request[1], request[2]
         try:
-            rec = recording(rid)
-        except WildzarrError as exc:
-            exc.args = (f"{where}: {exc}", *exc.args[1:])
-            raise
-        start = _as_int(request[1], "start", where)
-        stop = _as_int(request[2], "stop", where)
+            rec, every, wanted = opened[rid]
+        except (KeyError, TypeError):
+            rec, every, wanted = _open(position, rid, recording, dtype)
+            if isinstance(rid, int):
+                opened[rid] = rec, every, wanted
+        if type(start) is not int or type(stop) is not int:
+            where = f"request {position} (recording {rid!r})"
+            start, stop = _as_int(start, "start", where), _as_int(stop, "stop", where)
         if not 0 <= start <= stop <= rec.samples:
-            raise RangeError(f"{where}: cannot read [{start}, {stop}); it holds samples [0, {rec.samples})")
-        channels = request[3] if len(request) == 4 else None
-        try:
-            selected = rec.channel_list(channels)
-            wanted = rec.read_format(dtype)
-        except WildzarrError as exc:
-            exc.args = (f"request {position}: {exc}", *exc.args[1:])
-            raise
-        parsed.append(Request(position, rec, start, stop, tuple(selected), wanted))
+            raise RangeError(
+                f"request {position} (recording {rid!r}): cannot read [{start}, {stop}); "
+                f"it holds samples [0, {rec.samples})"
+            )
+        channels = every
+        if len(request) == 4 and request[3] is not None:
+            try:
+                channels = tuple(rec.channel_list(request[3]))
+            except WildzarrError as exc:
+                exc.args = (f"request {position}: {exc}", *exc.args[1:])
+                raise
+        parsed.append(Request(position, rec, start, stop, channels, wanted))
     return parsed
+
+
+def _open(
+    position: int, rid: Any, recording: Callable[[int], Recording], dtype: npt.DTypeLike | None
+) -> tuple[Recording, tuple[int, ...], AudioFormat]:
+    """The recording of request ``position``, its channels and the format reads of ``dtype`` return."""
+    try:
+        rec = recording(rid)
+    except WildzarrError as exc:
+        exc.args = (f"request {position} (recording {rid!r}): {exc}", *exc.args[1:])
+        raise
+    try:
+        wanted = rec.read_format(dtype)
+    except WildzarrError as exc:
+        exc.args = (f"request {position}: {exc}", *exc.args[1:])
+        raise
+    return rec, tuple(range(rec.channels)), wanted
 
 
 def check_out(out: np.ndarray, parsed: list[Request]) -> None:
@@ -208,24 +234,68 @@ def read_batch(parsed: list[Request], *, threads: int, out: np.ndarray | None = 
     return results
 
 
+#: Recordings opened in this (worker) process by :func:`read_part`, by archive, id and import.
+_OPENED: OrderedDict[tuple[str, int, str, str], Recording] = OrderedDict()
+_OPENED_LOCK = threading.Lock()
+
+#: Recordings :func:`read_part` keeps open per process.
+WORKER_RECORDINGS = 1024
+
+
+def kept_open(rec: Recording) -> Recording:
+    """The copy of ``rec`` this process opened before (streams and frame index loaded), else ``rec``.
+
+    Recordings are identified by archive location, id, import time and source
+    hash, so a recording of an archive recreated at the same place (ids start
+    again at 1) is never taken for another.
+    """
+    key = (rec.location_key(), rec.id, rec.info.imported_at.isoformat(), rec.info.source.sha256)
+    with _OPENED_LOCK:
+        kept = _OPENED.get(key)
+        if kept is not None:
+            _OPENED.move_to_end(key)
+            return kept
+        _OPENED[key] = rec
+        while len(_OPENED) > WORKER_RECORDINGS:
+            _OPENED.popitem(last=False)
+    return rec
+
+
 def read_part(
-    archive: Archive, requests: list[tuple[Any, ...]], dtype: npt.DTypeLike | None
-) -> list[np.ndarray]:
-    """Read part of a batch in a worker process: ``archive.read_many(requests, dtype=dtype)``."""
-    return archive.read_many(requests, dtype=dtype)
+    recordings: list[Recording], requests: list[tuple[Any, ...]], dtype: npt.DTypeLike | None
+) -> np.ndarray | list[np.ndarray]:
+    """Read part of a batch in a worker process.
+
+    ``recordings`` are the part's recordings (pickled with their documents);
+    each worker process keeps the last :data:`WORKER_RECORDINGS` it opened, so
+    later parts do not read their documents and frame indexes again.
+
+    Returns
+    -------
+    numpy.ndarray or list of numpy.ndarray
+        One array of shape ``(n_requests, window, channels)`` when every
+        result has the same shape and dtype (one object to send back), else
+        the list of results.
+    """
+    by_id = {rec.id: kept_open(rec) for rec in recordings}
+    parsed = parse_requests(requests, by_id.__getitem__, dtype)
+    shapes = {(r.stop - r.start, len(r.channels), r.wanted.numpy_dtype) for r in parsed}
+    if len(shapes) == 1:
+        (window, channels, result_dtype) = shapes.pop()
+        out = np.empty((len(parsed), window, channels), dtype=result_dtype)
+        read_batch(parsed, threads=decode_threads(), out=out)
+        return out
+    return read_batch(parsed, threads=decode_threads())
 
 
 def spread(
-    archive: Archive,
-    parsed: list[Request],
-    executor: Any,
-    dtype: npt.DTypeLike | None,
-    out: np.ndarray | None,
+    parsed: list[Request], executor: Any, dtype: npt.DTypeLike | None, out: np.ndarray | None
 ) -> list[np.ndarray]:
     """Read a checked batch through ``executor``'s workers (``submit(fn, *args)`` returning futures).
 
     The requests are sorted by recording and start and cut into parts of
-    :data:`PART_REQUESTS`; each part is one :func:`read_part` call in a worker.
+    :data:`PART_REQUESTS`; each part is one :func:`read_part` call in a worker,
+    which receives the part's recordings pickled (location, id, document).
     Works with a ``concurrent.futures`` executor and with a dask
     ``distributed.Client`` (whose futures also have ``result()``).
     """
@@ -238,7 +308,8 @@ def spread(
         chunk = [
             (parsed[i].recording.id, parsed[i].start, parsed[i].stop, list(parsed[i].channels)) for i in part
         ]
-        futures.append(executor.submit(read_part, archive, chunk, dtype, **options))
+        recordings = list({parsed[i].recording.id: parsed[i].recording for i in part}.values())
+        futures.append(executor.submit(read_part, recordings, chunk, dtype, **options))
     results: list[np.ndarray] = [np.empty(0)] * len(parsed)
     for part, future in zip(parts, futures, strict=True):
         for i, window in zip(part, future.result(), strict=True):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from wildzarr.batch import kept_open
 from wildzarr.errors import ArgumentError, MissingDependencyError
 
 if TYPE_CHECKING:
@@ -62,7 +63,8 @@ class RecordingArray:
         picked = self.channels[columns]
         if stop <= start or not picked:
             return np.zeros((max(stop - start, 0), len(picked)), dtype=self.dtype)
-        return self.recording.read(start, stop, channels=picked, dtype=self.dtype, workers=1)
+        recording = kept_open(self.recording)  # opened once per worker process, not once per chunk
+        return recording.read(start, stop, channels=picked, dtype=self.dtype, workers=1)
 
 
 def to_dask(

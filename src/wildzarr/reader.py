@@ -48,8 +48,9 @@ __all__ = [
     "run_tasks",
 ]
 
-#: Most bytes of one fetch from a local folder (neighbouring spans merge up to this size).
-FETCH_BYTES = 4 * 1024 * 1024
+#: Most bytes of one fetch from a local folder (neighbouring spans merge up to this size), and
+#: of the fetches of one task together: a read holds at most ``threads`` times this in fetched bytes.
+FETCH_BYTES = 2 * 1024 * 1024
 
 #: Most bytes of one request to a latency-bound store: the fetches in flight hold at most
 #: ``fetch_concurrency`` times this.
@@ -281,9 +282,10 @@ class Task:
 
     def _run(self) -> None:
         parts = self.reader.blob.read_ranges(self.ranges)
-        data = parts[0] if len(parts) == 1 else b"".join(parts)
-        range_starts = np.array([start for start, _ in self.ranges], dtype=np.int64)
         placed = np.cumsum([0, *(len(part) for part in parts[:-1])], dtype=np.int64)  # each range in data
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        del parts  # the joined copy is all a task holds while it decodes
+        range_starts = np.array([start for start, _ in self.ranges], dtype=np.int64)
         which = self.range_of_span
         data_start = placed[which] + (self.spans.byte_start - range_starts[which])
         self.reader.decode_spans(data, data_start, self.spans, self.target, self.rows)
@@ -339,10 +341,11 @@ def plan_tasks(
     n_groups = int(groups[-1]) + 1
     if n_groups == 1:
         return [Task(reader, _ranges(spans, groups), spans, groups, target, span_rows)]
-    # A task is one fetch on a latency-bound store, else about n / (threads * 4) fetches (of short windows).
+    # A task is one fetch on a latency-bound store; on a local folder, about n / (threads * 4)
+    # fetches (of short windows), never more than FETCH_BYTES together (the bytes a task holds).
     per_task = 1 if latency_bound else max(1, -(-n_groups // (threads * TASKS_PER_THREAD)))
-    task_of_span = groups // per_task
-    cuts = np.flatnonzero(np.diff(task_of_span)) + 1
+    task_of_group = _pack(_ranges(spans, groups), per_task, FETCH_BYTES)
+    cuts = np.flatnonzero(np.diff(task_of_group[groups])) + 1
     tasks = []
     for a, b in itertools.pairwise([0, *cuts.tolist(), len(spans)]):
         first_group = int(groups[a])
@@ -356,6 +359,21 @@ def plan_tasks(
                 span_rows[a:b],
             )
         )
+    return tasks
+
+
+def _pack(ranges: list[tuple[int, int]], most: int, budget: int) -> np.ndarray:
+    """Task number of each range: consecutive ranges, at most ``most`` and ``budget`` bytes per task.
+
+    A range larger than ``budget`` is a task of its own.
+    """
+    tasks = np.empty(len(ranges), dtype=np.int64)
+    task, count, size = 0, 0, 0
+    for k, (start, stop) in enumerate(ranges):
+        if count and (count == most or size + stop - start > budget):
+            task, count, size = task + 1, 0, 0
+        tasks[k] = task
+        count, size = count + 1, size + stop - start
     return tasks
 
 
