@@ -182,6 +182,23 @@ def test_a_bad_request_is_named_before_anything_is_decoded(
     assert runs == []
 
 
+def test_a_damaged_stream_is_named_before_anything_is_decoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arc = wildzarr.open(tmp_path / "a.zarr")
+    good = arc.add(make_signal(50_000, 1, 16, seed=1), samplerate=8000)
+    bad = arc.add(make_signal(50_000, 1, 16, seed=2), samplerate=8000)
+    index_doc = tmp_path / "a.zarr" / str(bad.id) / "0" / "index" / "zarr.json"
+    index_doc.write_bytes(b"{not json")
+    runs: list[Task] = []
+    original = Task.run
+    monkeypatch.setattr(Task, "run", lambda self: (runs.append(self), original(self))[1])
+    fresh = wildzarr.open(tmp_path / "a.zarr", mode="r")
+    with pytest.raises(wildzarr.DamagedRecordingError, match=f"request 1: recording {bad.id}"):
+        fresh.read_many([(good.id, 0, 40_000), (bad.id, 0, 10)], workers=2)
+    assert runs == []
+
+
 def test_an_integer_dtype_for_float_recordings_names_the_request(mixed: tuple) -> None:
     arc = wildzarr.open(mixed[0], mode="r")
     with pytest.raises(

@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from wildzarr.audio import AudioFormat
 from wildzarr.errors import ArgumentError, RangeError, WildzarrError
-from wildzarr.reader import Task, run_tasks
+from wildzarr.reader import TaskRunner
 from wildzarr.settings import decode_threads
 
 if TYPE_CHECKING:
@@ -161,6 +161,7 @@ def _open(
         raise
     try:
         wanted = rec.read_format(dtype)
+        rec.open_streams()  # damaged streams or index: an error now, before anything is decoded
     except WildzarrError as exc:
         exc.args = (f"request {position}: {exc}", *exc.args[1:])
         raise
@@ -201,8 +202,12 @@ def read_batch(parsed: list[Request], *, threads: int, out: np.ndarray | None = 
             by_recording.setdefault(request.recording.id, []).append(request)
     direct = out is not None and out.flags.c_contiguous
     flat = out.reshape(-1, out.shape[2]) if out is not None and direct else None
-    plans: list[tuple[ReadPlan, list[Request]]] = []
-    tasks: list[Task] = []
+    results: list[np.ndarray] = [
+        out[r.position] if out is not None else np.zeros((0, len(r.channels)), dtype=r.wanted.numpy_dtype)
+        for r in parsed
+    ]
+    runner = TaskRunner(threads)  # decoding starts while later recordings are planned
+    later: list[tuple[ReadPlan, list[Request]]] = []  # results to cut once decoded (converted, picked)
     for group in by_recording.values():
         rec = group[0].recording
         starts = np.array([r.start for r in group], dtype=np.int64)
@@ -212,19 +217,18 @@ def read_batch(parsed: list[Request], *, threads: int, out: np.ndarray | None = 
         if flat is not None and all(r.channels == every and r.wanted is stored for r in group):
             window = flat.shape[0] // len(parsed)
             rows = np.array([r.position * window for r in group], dtype=np.int64)
-            plan = rec.plan_reads(starts, stops, every, threads=threads, target=flat, rows=rows)
-            plans.append((plan, []))  # decoded in place: nothing to copy afterwards
+            runner.submit(rec.plan_reads(starts, stops, every, threads=threads, target=flat, rows=rows).tasks)
+            continue  # decoded in place: out[i] is the result
+        channels = sorted({c for r in group for c in r.channels})
+        plan = rec.plan_reads(starts, stops, channels, threads=threads)
+        runner.submit(plan.tasks)
+        if out is None and all(r.channels == every and r.wanted is stored for r in group):
+            for i, r in enumerate(group):  # views of the array being decoded
+                results[r.position] = plan.result(i, r.stop - r.start, r.channels, r.wanted)
         else:
-            channels = sorted({c for r in group for c in r.channels})
-            plan = rec.plan_reads(starts, stops, channels, threads=threads)
-            plans.append((plan, group))
-        tasks += plan.tasks
-    run_tasks(tasks, threads)
-    results: list[np.ndarray] = [
-        out[r.position] if out is not None else np.zeros((0, len(r.channels)), dtype=r.wanted.numpy_dtype)
-        for r in parsed
-    ]
-    for plan, group in plans:
+            later.append((plan, group))
+    runner.wait()
+    for plan, group in later:
         for i, r in enumerate(group):
             samples = plan.result(i, r.stop - r.start, r.channels, r.wanted)
             if out is not None:

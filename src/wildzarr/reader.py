@@ -23,7 +23,7 @@ import itertools
 import threading
 import zlib
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +44,7 @@ __all__ = [
     "REMOTE_GAP",
     "StreamReader",
     "Task",
+    "TaskRunner",
     "plan_tasks",
     "run_tasks",
 ]
@@ -388,26 +389,51 @@ def _ranges(spans: SpanTable, groups: np.ndarray) -> list[tuple[int, int]]:
 def run_tasks(tasks: list[Task], threads: int) -> None:
     """Run ``tasks``: inline when there is one task or one thread, else on the shared thread pool.
 
-    On a latency-bound store the pool has ``max(threads, fetch_concurrency)``
-    threads (:mod:`wildzarr.settings`): requests wait on the network, not on
-    a core. The first failure (in task order) is raised once the running
-    tasks have stopped; tasks not yet started are cancelled.
+    The first failure (in task order) is raised once the running tasks have
+    stopped; tasks not yet started are cancelled. See :class:`TaskRunner`.
     """
-    if not tasks:
+    if len(tasks) == 1:
+        tasks[0].run()
         return
-    size = threads
-    if tasks[0].reader.blob.backend.latency_bound:
-        size = max(threads, get_options().fetch_concurrency)
-    if len(tasks) == 1 or size == 1:
-        for task in tasks:
-            task.run()
-        return
-    pool = thread_pool(size)
-    futures = [pool.submit(task.run) for task in tasks]
-    _, pending = wait(futures, return_when=FIRST_EXCEPTION)
-    for future in pending:
-        future.cancel()
-    wait(pending)
-    for future in futures:
-        if future.done() and not future.cancelled() and future.exception() is not None:
-            raise future.exception()  # type: ignore[misc]
+    runner = TaskRunner(threads)
+    runner.submit(tasks)
+    runner.wait()
+
+
+class TaskRunner:
+    """Runs tasks as they are planned, so that decoding starts while later reads are still planned.
+
+    With one thread, :meth:`submit` runs the tasks at once in the calling
+    thread. Otherwise they go to the shared pool of ``threads`` threads, or of
+    ``max(threads, fetch_concurrency)`` on a latency-bound store
+    (:mod:`wildzarr.settings`): requests wait on the network, not on a core.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self._threads = threads
+        self._futures: list[Future[None]] = []
+
+    def submit(self, tasks: list[Task]) -> None:
+        """Start ``tasks``; with one thread, run them (their errors raise here, else from :meth:`wait`)."""
+        if not tasks:
+            return
+        size = self._threads
+        if tasks[0].reader.blob.backend.latency_bound:
+            size = max(size, get_options().fetch_concurrency)
+        if size == 1:
+            for task in tasks:
+                task.run()
+            return
+        pool = thread_pool(size)
+        self._futures += [pool.submit(task.run) for task in tasks]
+
+    def wait(self) -> None:
+        """Wait for every task; raise the first failure (in submission order) after cancelling the rest."""
+        futures, self._futures = self._futures, []
+        _, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()
+        wait(pending)
+        for future in futures:
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]

@@ -285,6 +285,14 @@ class Recording:
 
     # -- reading ------------------------------------------------------------------
 
+    def open_streams(self) -> None:
+        """Read and check the stream documents and frame indexes now (a read does it on first use).
+
+        Raises DamagedRecordingError or RecordingNotFoundError as :meth:`read` would.
+        """
+        with self._read_errors():
+            self._stream_readers()
+
     def _stream_readers(self) -> list[tuple[int, StreamReader]]:
         if self._readers is None:
             with self._lock:
