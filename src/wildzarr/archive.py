@@ -8,9 +8,7 @@ share an archive by :mod:`wildzarr.ledger`, the bytes moved by
 from __future__ import annotations
 
 import os
-import threading
 import warnings
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -19,7 +17,7 @@ import numpy.typing as npt
 import zarr
 from zarr.abc.store import Store
 
-from wildzarr.batch import check_out, parse_requests, read_batch, resolve_threads, spread
+from wildzarr.batch import RecordingCache, check_out, parse_requests, read_batch, resolve_threads, spread
 from wildzarr.codecs import Codec
 from wildzarr.documents import DocumentError, encode_group, parse_group
 from wildzarr.errors import (
@@ -200,8 +198,7 @@ class Archive:
         self._location = location
         self._owns_backend = owns_backend
         self._warned: set[int] = set()
-        self._opened: OrderedDict[int, Recording] = OrderedDict()  # read_many's recordings, LRU
-        self._opened_lock = threading.Lock()
+        self._opened = RecordingCache(OPENED_RECORDINGS)  # read_many's recordings, by id
 
     def __getstate__(self) -> dict[str, Any]:
         """The location (store, group, mode, format): no open recordings, locks or descriptors.
@@ -370,8 +367,10 @@ class Archive:
         RangeError
             If a range or channel falls outside its recording.
         RecordingNotFoundError, DamagedRecordingError
-            If a request's recording is missing or damaged (before anything
-            is decoded), or was removed meanwhile.
+            If a request's recording is missing or damaged, before anything is
+            decoded (spread over an executor or a Client, damage to its streams
+            and frame index is found by the worker that reads them), or was
+            removed meanwhile.
         StreamError
             If stored bytes do not decode as their index promises; the message
             names the recording, stream and frame.
@@ -382,10 +381,11 @@ class Archive:
         """
         if out is not None and dtype is None and isinstance(out, np.ndarray):
             dtype = out.dtype
-        parsed = parse_requests(requests, self._opened_recording, dtype)
+        threads = resolve_threads(workers)
+        # Spread over other processes, the workers open the streams: reading them here would be wasted.
+        parsed = parse_requests(requests, self._opened_recording, dtype, open_streams=threads is not None)
         if out is not None:
             check_out(out, parsed)
-        threads = resolve_threads(workers)
         if threads is None:
             return spread(parsed, workers, dtype, out)
         return read_batch(parsed, threads=threads, out=out)
@@ -393,17 +393,8 @@ class Archive:
     def _opened_recording(self, rid: int) -> Recording:
         """``self[rid]``, kept open for later batches (the last :data:`OPENED_RECORDINGS`)."""
         if isinstance(rid, (int, np.integer)) and not isinstance(rid, bool):
-            with self._opened_lock:
-                rec = self._opened.get(int(rid))
-                if rec is not None:
-                    self._opened.move_to_end(rec.id)
-                    return rec
-        rec = self[rid]
-        with self._opened_lock:
-            self._opened[rec.id] = rec
-            while len(self._opened) > OPENED_RECORDINGS:
-                self._opened.popitem(last=False)
-        return rec
+            return self._opened.get(int(rid), lambda: self[rid])
+        return self[rid]
 
     def find(self, sha256: str) -> int | None:
         """Id of the recording whose source had this sha256 (hex), or None (one read).

@@ -22,7 +22,7 @@ from __future__ import annotations
 import operator
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PART_REQUESTS",
+    "RecordingCache",
     "Request",
     "check_out",
     "kept_open",
@@ -86,7 +87,11 @@ def _as_int(value: object, what: str, where: str) -> int:
 
 
 def parse_requests(
-    requests: Iterable[Sequence[Any]], recording: Callable[[int], Recording], dtype: npt.DTypeLike | None
+    requests: Iterable[Sequence[Any]],
+    recording: Callable[[int], Recording],
+    dtype: npt.DTypeLike | None,
+    *,
+    open_streams: bool = True,
 ) -> list[Request]:
     """Check every request of a batch and open its recording.
 
@@ -100,6 +105,9 @@ def parse_requests(
         DamagedRecordingError).
     dtype : numpy dtype or None
         The dtype of the results (see :meth:`Recording.read`).
+    open_streams : bool
+        Also read and check each recording's streams and frame indexes (the
+        reads that follow need them); False when other processes will read.
 
     Raises
     ------
@@ -128,7 +136,7 @@ def parse_requests(
         try:
             rec, every, wanted = opened[rid]
         except (KeyError, TypeError):
-            rec, every, wanted = _open(position, rid, recording, dtype)
+            rec, every, wanted = _open(position, rid, recording, dtype, open_streams)
             if isinstance(rid, int):
                 opened[rid] = rec, every, wanted
         if type(start) is not int or type(stop) is not int:
@@ -151,7 +159,11 @@ def parse_requests(
 
 
 def _open(
-    position: int, rid: Any, recording: Callable[[int], Recording], dtype: npt.DTypeLike | None
+    position: int,
+    rid: Any,
+    recording: Callable[[int], Recording],
+    dtype: npt.DTypeLike | None,
+    open_streams: bool,
 ) -> tuple[Recording, tuple[int, ...], AudioFormat]:
     """The recording of request ``position``, its channels and the format reads of ``dtype`` return."""
     try:
@@ -161,7 +173,8 @@ def _open(
         raise
     try:
         wanted = rec.read_format(dtype)
-        rec.open_streams()  # damaged streams or index: an error now, before anything is decoded
+        if open_streams:
+            rec.open_streams()  # damaged streams or index: an error now, before anything is decoded
     except WildzarrError as exc:
         exc.args = (f"request {position}: {exc}", *exc.args[1:])
         raise
@@ -214,7 +227,8 @@ def read_batch(parsed: list[Request], *, threads: int, out: np.ndarray | None = 
         stops = np.array([r.stop for r in group], dtype=np.int64)
         every = tuple(range(rec.channels))
         stored = rec.read_format(None)
-        if flat is not None and all(r.channels == every and r.wanted is stored for r in group):
+        plain = all(r.channels == every and r.wanted is stored for r in group)  # results are slices
+        if flat is not None and plain:
             window = flat.shape[0] // len(parsed)
             rows = np.array([r.position * window for r in group], dtype=np.int64)
             runner.submit(rec.plan_reads(starts, stops, every, threads=threads, target=flat, rows=rows).tasks)
@@ -222,7 +236,7 @@ def read_batch(parsed: list[Request], *, threads: int, out: np.ndarray | None = 
         channels = sorted({c for r in group for c in r.channels})
         plan = rec.plan_reads(starts, stops, channels, threads=threads)
         runner.submit(plan.tasks)
-        if out is None and all(r.channels == every and r.wanted is stored for r in group):
+        if out is None and plain:
             for i, r in enumerate(group):  # views of the array being decoded
                 results[r.position] = plan.result(i, r.stop - r.start, r.channels, r.wanted)
         else:
@@ -238,12 +252,34 @@ def read_batch(parsed: list[Request], *, threads: int, out: np.ndarray | None = 
     return results
 
 
-#: Recordings opened in this (worker) process by :func:`read_part`, by archive, id and import.
-_OPENED: OrderedDict[tuple[str, int, str, str], Recording] = OrderedDict()
-_OPENED_LOCK = threading.Lock()
+class RecordingCache:
+    """The last ``size`` recordings opened (documents and frame indexes loaded), by key; thread-safe."""
 
-#: Recordings :func:`read_part` keeps open per process.
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._recordings: OrderedDict[Hashable, Recording] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, open_recording: Callable[[], Recording]) -> Recording:
+        """The recording kept under ``key``, else ``open_recording()``, kept from now on."""
+        with self._lock:
+            rec = self._recordings.get(key)
+            if rec is not None:
+                self._recordings.move_to_end(key)
+                return rec
+        rec = open_recording()  # outside the lock: it may read the store
+        with self._lock:
+            rec = self._recordings.setdefault(key, rec)
+            while len(self._recordings) > self._size:
+                self._recordings.popitem(last=False)
+        return rec
+
+
+#: Recordings :func:`read_part` (and dask chunks) keep open per process.
 WORKER_RECORDINGS = 1024
+
+#: Recordings opened in this (worker) process, by archive, id and import.
+_WORKER_CACHE = RecordingCache(WORKER_RECORDINGS)
 
 
 def kept_open(rec: Recording) -> Recording:
@@ -254,15 +290,7 @@ def kept_open(rec: Recording) -> Recording:
     again at 1) is never taken for another.
     """
     key = (rec.location_key(), rec.id, rec.info.imported_at.isoformat(), rec.info.source.sha256)
-    with _OPENED_LOCK:
-        kept = _OPENED.get(key)
-        if kept is not None:
-            _OPENED.move_to_end(key)
-            return kept
-        _OPENED[key] = rec
-        while len(_OPENED) > WORKER_RECORDINGS:
-            _OPENED.popitem(last=False)
-    return rec
+    return _WORKER_CACHE.get(key, lambda: rec)
 
 
 def read_part(

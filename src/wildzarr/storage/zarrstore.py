@@ -113,6 +113,8 @@ class ZarrStoreBackend(InProcessBackend):
         self.read_only = read_only or store.read_only
         self.owns_store = owns_store
         self.latency_bound = not isinstance(store, MemoryStore)
+        # A MemoryStore's read coroutines never wait: they run in the calling thread (_read_now).
+        self._eager = type(store) is MemoryStore
         self._state = shared_state(_identity(store))
         self._run("", store._ensure_open())
 
@@ -163,7 +165,7 @@ class ZarrStoreBackend(InProcessBackend):
         more than the read (about 50 us). A coroutine that does suspend (another
         store type, a future zarr) is closed and run again on the loop.
         """
-        if not self.latency_bound and type(self.store) is MemoryStore:
+        if self._eager:
             coro = make()
             try:
                 coro.send(None)
@@ -206,7 +208,7 @@ class ZarrStoreBackend(InProcessBackend):
         for key, start, stop in requests:
             check_key(key)
             check_range(start, stop)
-        if not self.latency_bound:
+        if self._eager:
             return [self.get_range(key, start, stop) for key, start, stop in requests]
         ranges = [(self._key(key), RangeByteRequest(start, stop)) for key, start, stop in requests]
         buffers = self._run("", self.store.get_partial_values(default_buffer_prototype(), ranges))
