@@ -26,16 +26,19 @@ from wildzarr.errors import (
     UnsupportedSourceError,
     WildzarrError,
 )
-from wildzarr.metadata import FORMAT_VERSION, RecordingInfo, SourceInfo
+from wildzarr.clips import Clips
+from wildzarr.metadata import FORMAT_VERSION, RecordingInfo, RecordingTime, SourceInfo
 from wildzarr.pack import PackReport, pack
 from wildzarr.recording import Recording
 from wildzarr.settings import get_options, set_options
+from wildzarr.timing import TimeSlice
 
 __all__ = [
     "FORMAT_VERSION",
     "Archive",
     "ArchiveError",
     "ArgumentError",
+    "Clips",
     "DamagedRecordingError",
     "DamagedRecordingWarning",
     "DuplicateRecordingError",
@@ -47,10 +50,12 @@ __all__ = [
     "Recording",
     "RecordingInfo",
     "RecordingNotFoundError",
+    "RecordingTime",
     "SourceError",
     "SourceInfo",
     "StorageError",
     "StreamError",
+    "TimeSlice",
     "UnsafeNodeError",
     "UnsupportedSourceError",
     "WildzarrError",

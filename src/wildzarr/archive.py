@@ -10,14 +10,16 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import zarr
 from zarr.abc.store import Store
 
 from wildzarr.batch import RecordingCache, check_out, parse_requests, read_batch, resolve_threads, spread
+from wildzarr.catalog import change_note, load_catalog, query_ids, sql
 from wildzarr.codecs import Codec
 from wildzarr.documents import DocumentError, encode_group, parse_group
 from wildzarr.errors import (
@@ -32,7 +34,12 @@ from wildzarr.location import Location
 from wildzarr.metadata import FORMAT_VERSION
 from wildzarr.recording import Recording, open_recording
 from wildzarr.storage import Backend, join, open_backend
+from wildzarr.timing import TimeSlice, read_time
 from wildzarr.upgrade import legacy_ids
+
+if TYPE_CHECKING:
+    from wildzarr.annotations import AnnotationSet
+    from wildzarr.clips import Clips
 
 __all__ = ["MODES", "Archive", "DamagedRecordingWarning", "open"]
 
@@ -417,6 +424,9 @@ class Archive:
         samplerate: int | None = None,
         allow_duplicates: bool = False,
         allow_truncated: bool = False,
+        time_zone: str | None = None,
+        filename_time: str | None = None,
+        start_time: Any = None,
         **codec_params: Any,
     ) -> Recording:
         """Import a recording and return it.
@@ -450,6 +460,19 @@ class Archive:
             Import the samples a truncated WAV or FLAC file holds (its header
             announces more, as when a recorder's battery died); ``info.truncated``
             records both counts. Default False: such a file raises SourceError.
+        time_zone : str, optional
+            The zone of local times in the file's metadata that carry none
+            (a GUANO ``Timestamp`` without offset, BWF ``bext`` date and time, a
+            file-name time): an IANA name (``"Europe/Berlin"``), ``"UTC"`` or an
+            offset (``"+02:00"``). Default: the archive's (:attr:`time_zone`).
+            The recording's time records that the zone was assumed.
+        filename_time : str, optional
+            A ``datetime.strptime`` pattern of a time in the file name, e.g.
+            ``"%Y%m%d_%H%M%S"`` for ``S4A03895_20190522_001500.wav``, used
+            when the metadata tell no time (docs/time.md).
+        start_time : str, datetime or pandas.Timestamp, optional
+            The UTC time of the first sample, with a zone; overrides whatever
+            the file tells (source ``"user"``). The way to time an array.
         **codec_params
             Parameters of a named codec, e.g. ``compression_level=8, blocksize=4096`` for FLAC.
 
@@ -489,6 +512,9 @@ class Archive:
             samplerate=samplerate,
             allow_duplicates=allow_duplicates,
             allow_truncated=allow_truncated,
+            time_zone=self.time_zone if time_zone is None else time_zone,
+            filename_time=filename_time,
+            start_time=start_time,
         )
 
     def remove(self, rid: int) -> None:
@@ -512,10 +538,178 @@ class Archive:
         if isinstance(rid, bool) or not isinstance(rid, (int, np.integer)) or int(rid) < 1:
             raise RecordingNotFoundError(rid, location.where())
         rid = int(rid)
-        marker = location.ledger.uncommit(rid)
+        with change_note(location, rid):
+            marker = location.ledger.uncommit(rid)
         if marker is None:
             raise RecordingNotFoundError(rid, location.where())
         sha256 = marker.get("sha256")
         if isinstance(sha256, str):
             location.ledger.release_content(sha256, rid)
         location.backend.delete_prefix(recording_key(location.prefix, rid))
+
+    # -- time ---------------------------------------------------------------------------
+
+    @property
+    def time_zone(self) -> str | None:
+        """The zone applied at import to local times without one (:meth:`set_time_zone`), or None."""
+        return self._document().time_zone
+
+    def set_time_zone(self, time_zone: str | None) -> None:
+        """Declare the zone of local times without one in recordings imported from now on (None: no zone).
+
+        ``time_zone``: an IANA name (``"America/Chicago"``), ``"UTC"`` or an
+        offset (``"-05:00"``). Recordings already imported keep their times;
+        correct them with :meth:`Recording.set_start_time`.
+
+        Raises
+        ------
+        ArgumentError
+            For an unknown zone.
+        ReadOnlyError
+            If the archive is read-only.
+        """
+        location = self._location
+        location.check_writable("set the archive's time zone")
+        if time_zone is not None:
+            from wildzarr.starttime import check_time_zone
+
+            check_time_zone(time_zone)
+        key = join(location.prefix, ZARR_JSON)
+        while True:
+            current = location.backend.get_versioned(key)
+            if current is None:
+                raise ArchiveError(f"{location.where()}: the archive document vanished")
+            fields, attributes = parse_group(current.data, require_checksum=False)
+            updated = {**(fields or {}), "time_zone": time_zone}
+            if location.backend.replace(key, encode_group(updated, attributes), current.version):
+                return
+
+    def _document(self) -> ArchiveAttrs:
+        location = self._location
+        data = location.backend.get(join(location.prefix, ZARR_JSON))
+        try:
+            fields, _ = parse_group(data or b"", require_checksum=False)
+            return ArchiveAttrs.model_validate(fields or {})
+        except (DocumentError, ValueError) as exc:
+            raise ArchiveError(f"{location.where()}: the archive document is damaged: {exc}") from None
+
+    def read_time(
+        self,
+        begin: Any,
+        end: Any,
+        *,
+        where: str | None = None,
+        channels: int | Sequence[int] | None = None,
+        dtype: npt.DTypeLike | None = None,
+    ) -> list[TimeSlice]:
+        """The samples of every recording overlapping the UTC range ``[begin, end)``, across file boundaries.
+
+        Per recording with a start time (:attr:`Recording.start_time`), the
+        samples from ``floor((begin - start_time) * rate)`` to ``ceil((end -
+        start_time) * rate)`` (``rate = samplerate * time_expansion``; the rule
+        of :mod:`wildzarr.timebase`), clipped to the recording, read in one
+        :meth:`read_many` call.
+
+        Parameters
+        ----------
+        begin, end : str, datetime or pandas.Timestamp
+            UTC times with a zone (``"2022-09-25T22:34:50Z"``).
+        where : str, optional
+            A :meth:`query` expression selecting the recordings (e.g. ``"site
+            == 'A'"``); default all.
+        channels, dtype
+            As in :meth:`read_many`.
+
+        Returns
+        -------
+        list of TimeSlice
+            Ordered by start time: each with the recording id, the sample range,
+            the UTC time of its first sample, its offset in seconds from
+            ``begin`` and the samples, shape ``(stop - start, n_channels)``.
+            Gaps between recordings are gaps between slices: nothing is filled.
+
+        Raises
+        ------
+        ArgumentError
+            If a time has no zone, ``end`` precedes ``begin``, or ``where`` does
+            not evaluate.
+        """
+        return read_time(self, begin, end, where=where, channels=channels, dtype=dtype)
+
+    # -- catalog --------------------------------------------------------------------------
+
+    def catalog(self, *, refresh: bool = False) -> pd.DataFrame:
+        """Every complete recording as one row of a pandas DataFrame, indexed by id.
+
+        Columns: the technical metadata (``samplerate``, ``channels``,
+        ``samples``, ``duration`` in s, ``bits_per_sample``, ``dtype``,
+        ``codec``, ``lossy``, ``stored_bytes``, ``imported_at``,
+        ``source.name``, ``source.path``, ``source.sha256`` ...), the time
+        (``start_time``, ``stop_time`` as UTC datetimes, ``time_source``,
+        ``time_zone``, ``time_zone_assumed``, ``time_expansion``), every user
+        metadata key as its own column (nested keys joined with ``.``), the
+        file metadata as ``guano.<field>``, ``info.<field>``, ``bext.<field>``,
+        ``tags.<field>`` (GUANO number fields as numbers), and ``latitude``,
+        ``longitude`` from GUANO ``Loc Position``. See
+        :func:`wildzarr.catalog.catalog_row`.
+
+        Served from a snapshot that the archive keeps beside the ledger and
+        corrects with every change made since (docs/format.md, "Catalog"):
+        never stale, whichever writer changed what. ``refresh=True`` rebuilds it
+        from every recording document. A damaged recording is left out with a
+        :class:`DamagedRecordingWarning`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per recording, index ``id`` (int64), ascending.
+        """
+        return load_catalog(self._location, refresh=refresh)
+
+    def query(self, expr: str) -> list[int]:
+        """Ids of the recordings whose catalog row satisfies ``expr`` (pandas ``DataFrame.query`` syntax).
+
+        ``arc.query("site == 'A' and samplerate >= 192000")``; dotted columns in
+        backticks: ``"`guano.Species Manual ID` == 'Myotis'"``.
+
+        Raises
+        ------
+        ArgumentError
+            If ``expr`` does not evaluate on the catalog (an unknown column, a syntax error).
+        """
+        return query_ids(self.catalog(), expr)
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """The result of SQL ``query`` on the catalog as table ``catalog`` (``pip install "wildzarr[sql]"``).
+
+        ``arc.sql('SELECT site, count(*) AS n FROM catalog GROUP BY site')``;
+        quote dotted columns: ``"guano.Make"``. Runs in duckdb (in memory).
+
+        Raises
+        ------
+        MissingDependencyError
+            If duckdb is not installed.
+        ArgumentError
+            If duckdb rejects the query.
+        """
+        return sql(self.catalog(), query)
+
+    # -- annotations and clips --------------------------------------------------------------
+
+    def annotations(self, name: str) -> AnnotationSet:
+        """The annotation set ``name`` (created on its first write); see :mod:`wildzarr.annotations`."""
+        from wildzarr.annotations import open_set
+
+        return open_set(self, name)
+
+    def annotation_sets(self) -> list[str]:
+        """Names of the annotation sets stored in the archive, sorted."""
+        from wildzarr.annotations import list_sets
+
+        return list_sets(self)
+
+    def clips(self, size: int | None = None, hop: int | None = None, **options: Any) -> Clips:
+        """A clip table of sliding windows over the recordings; see :func:`wildzarr.clips.sliding`."""
+        from wildzarr.clips import sliding
+
+        return sliding(self, size, hop, **options)

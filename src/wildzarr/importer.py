@@ -6,7 +6,9 @@ described in :mod:`wildzarr.ledger`):
 
 1. **Checks before any work**: user metadata, the codec choice
    (:mod:`wildzarr.codecs.auto`), the source's format against the codec, for
-   each stream (a codec holding at most N channels gets several streams).
+   each stream (a codec holding at most N channels gets several streams); the
+   start time (:mod:`wildzarr.starttime`: file metadata, a file-name pattern,
+   the declared time zone, or the caller's ``start_time``).
 2. **Duplicate check** by the source's sha256: the content claim, one read.
 3. **Encode** each stream into a temporary file (or let a codec keep the
    source's own compressed frames) and **scan** it with the codec's scanner,
@@ -22,7 +24,8 @@ described in :mod:`wildzarr.ledger`):
    local folder).
 6. **Write the recording document** ``P/<id>/zarr.json`` (exclusive create,
    durable), then **commit**: create the marker ``complete/<id>`` (durable).
-   The recording is listed from this moment on.
+   The recording is listed from this moment on. Both happen under a catalog
+   change note (:func:`wildzarr.catalog.change_note`).
 7. **Undo** on any failure or interrupt (KeyboardInterrupt included) before the
    commit: delete what this import wrote under ``P/<id>/``, free its content
    claim and give its id back, then re-raise. A crash (SIGKILL) instead leaves an
@@ -48,6 +51,7 @@ import numpy as np
 from wildzarr._version import __version__
 from wildzarr.arrays import blob_chunk_ranges, blob_document, index_nodes
 from wildzarr.audio import AudioFormat, convert, first_nonfinite
+from wildzarr.catalog import change_note
 from wildzarr.codecs import Codec, Encoded
 from wildzarr.codecs.auto import CodecChoice, choose_codec
 from wildzarr.documents import DocumentError, encode_group
@@ -62,10 +66,12 @@ from wildzarr.index import FrameIndex
 from wildzarr.layout import BLOB, INDEX, ZARR_JSON, RecordingAttrs, StreamAttrs, recording_key
 from wildzarr.ledger import IdClaim, new_token
 from wildzarr.location import Location
-from wildzarr.metadata import USER_META_BYTES, RecordingInfo, SourceInfo, check_json_dict
+from wildzarr.metadata import USER_META_BYTES, RecordingInfo, RecordingTime, SourceInfo, check_json_dict
 from wildzarr.recording import Recording
 from wildzarr.sources import Source, open_source
+from wildzarr.starttime import find_start_time
 from wildzarr.storage import join
+from wildzarr.timebase import to_utc
 
 __all__ = ["import_recording"]
 
@@ -91,6 +97,9 @@ def import_recording(
     samplerate: int | None,
     allow_duplicates: bool,
     allow_truncated: bool,
+    time_zone: str | None = None,
+    filename_time: str | None = None,
+    start_time: Any = None,
 ) -> Recording:
     """Import ``source`` as a new recording of the archive at ``location`` and return it.
 
@@ -98,7 +107,16 @@ def import_recording(
     error or interrupt the archive is left as it was.
     """
     user_meta = check_json_dict(user_meta, "user metadata", max_bytes=USER_META_BYTES)
+    user_start = None if start_time is None else to_utc(start_time, "start_time")
     with open_source(source, samplerate=samplerate, allow_truncated=allow_truncated) as src:
+        time = find_start_time(src.file_meta, src.name, time_zone=time_zone, filename_pattern=filename_time)
+        if user_start is not None:
+            time = RecordingTime(
+                start=user_start.to_pydatetime(warn=False),
+                source="user",
+                time_zone="UTC",
+                time_expansion=time.time_expansion,
+            )
         choice = choose_codec(codec, codec_params, src.format)
         groups = _channel_groups(choice.codec, src.format.channels)
         stored = [_check(choice.codec, src.format.audio.with_(channels=n), src.name) for _, n in groups]
@@ -120,7 +138,9 @@ def import_recording(
                 raise SourceError(
                     f"{src.name}: the streams hold different numbers of samples: {sorted(samples)}"
                 )
-            return _store(location, src, used, reason, streams, source_info, user_meta, allow_duplicates)
+            return _store(
+                location, src, used, reason, streams, source_info, user_meta, time, allow_duplicates
+            )
 
 
 def _channel_groups(codec: Codec, channels: int) -> list[tuple[int, int]]:
@@ -237,6 +257,7 @@ def _store(
     streams: list[_Stream],
     source_info: SourceInfo,
     user_meta: dict[str, Any],
+    time: RecordingTime,
     allow_duplicates: bool,
 ) -> Recording:
     """Steps 4 to 7 of the module docstring: claim, write, commit, or undo."""
@@ -282,16 +303,22 @@ def _store(
             wildzarr_version=__version__,
         )
         attrs = RecordingAttrs(
-            streams=len(streams), info=info, file_meta=src.file_meta, user_meta=user_meta, token=token
+            streams=len(streams),
+            info=info,
+            file_meta=src.file_meta,
+            user_meta=user_meta,
+            time=time,
+            token=token,
         )
         fields = attrs.model_dump(mode="json")
         try:
             document = encode_group(fields)
         except DocumentError as exc:
             raise MetadataError(f"{src.name}: {exc} (file metadata plus user metadata)") from None
-        if not backend.create(recording_key(prefix, rid, ZARR_JSON), document):
-            raise SourceError(f"{src.name}: the document of recording {rid} appeared during the import")
-        _commit(location, claim, source_info.sha256)
+        with change_note(location, rid):
+            if not backend.create(recording_key(prefix, rid, ZARR_JSON), document):
+                raise SourceError(f"{src.name}: the document of recording {rid} appeared during the import")
+            _commit(location, claim, source_info.sha256)
     except BaseException:
         _undo(location, claim, source_info.sha256 if content_claimed else None)
         raise

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from wildzarr.metadata import FORMAT_VERSION, RecordingInfo
+from wildzarr.metadata import FORMAT_VERSION, RecordingInfo, RecordingTime
 
 __all__ = [
     "ATTRS_KEY",
@@ -72,6 +72,10 @@ class ArchiveAttrs(_Document):
     kind: Literal["archive"] = "archive"
     format: int = FORMAT_VERSION
     next_id: int | None = Field(default=None, ge=1, description="Format 1: smallest id never handed out.")
+    time_zone: str | None = Field(
+        default=None,
+        description="Zone applied at import to local times that carry none (IANA name or offset).",
+    )
 
 
 class LedgerAttrs(_Document):
@@ -126,6 +130,10 @@ class RecordingAttrs(_Document):
     info: RecordingInfo | None = None
     file_meta: dict[str, Any] = Field(default_factory=dict)
     user_meta: dict[str, Any] = Field(default_factory=dict)
+    time: RecordingTime | None = Field(
+        default=None,
+        description="Start time and time expansion; absent in documents written before times were kept.",
+    )
     token: str | None = Field(default=None, description="Format 2: the import that wrote the recording.")
 
 

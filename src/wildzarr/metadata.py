@@ -22,6 +22,7 @@ __all__ = [
     "USER_META_BYTES",
     "USER_META_DEPTH",
     "RecordingInfo",
+    "RecordingTime",
     "SourceInfo",
     "check_json_dict",
 ]
@@ -107,6 +108,48 @@ class RecordingInfo(BaseModel):
     def _utc(cls, value: datetime) -> datetime:
         if value.tzinfo is None or value.utcoffset() != timedelta(0):
             raise ValueError("imported_at must be timezone-aware UTC")
+        return value
+
+
+class RecordingTime(BaseModel):
+    """When a recording started, where that came from, and its time expansion.
+
+    Stored in the recording document under ``"time"`` (docs/format.md). Found
+    at import by :func:`wildzarr.starttime.find_start_time`; set or corrected
+    with :meth:`wildzarr.Recording.set_start_time`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    start: datetime | None = Field(
+        default=None, description="UTC time of the first sample; None when nothing tells it."
+    )
+    source: str | None = Field(
+        default=None,
+        description='Where the start time came from: "guano" (GUANO Timestamp), "audiomoth" (AudioMoth '
+        'comment), "bext" (BWF origination date and time), "filename" (a pattern), "user"; None without one.',
+    )
+    time_zone: str | None = Field(
+        default=None,
+        description='The zone the source time was written in ("UTC", "+02:00", "Europe/Berlin").',
+    )
+    time_zone_assumed: bool = Field(
+        default=False,
+        description="True when the source gave no zone and the declared one (archive, import) was applied.",
+    )
+    time_expansion: float = Field(
+        default=1.0, gt=0, description="GUANO TE: real time = stored time / time_expansion; 1 for none."
+    )
+    text: str | None = Field(default=None, description="The text the start time was read from.")
+    note: str | None = Field(
+        default=None, description="Why start is None: what was found and why it could not be used."
+    )
+
+    @field_validator("start")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and (value.tzinfo is None or value.utcoffset() != timedelta(0)):
+            raise ValueError("start must be timezone-aware UTC")
         return value
 
 

@@ -5,18 +5,23 @@ from __future__ import annotations
 import contextlib
 import copy
 import operator
+import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from pydantic import ValidationError
 
+from wildzarr import timebase
 from wildzarr.arrays import blob_chunk_size, blob_layout, decode_index, index_chunk_keys
 from wildzarr.audio import AudioFormat, convert, convert_read_dtype
 from wildzarr.blob import Blob
+from wildzarr.catalog import change_note
 from wildzarr.codecs import get_codec
 from wildzarr.documents import DocumentError, encode_group, parse_group
 from wildzarr.errors import (
@@ -31,12 +36,13 @@ from wildzarr.errors import (
 from wildzarr.index import FrameIndex
 from wildzarr.layout import BLOB, INDEX, ZARR_JSON, RecordingAttrs, StreamAttrs, recording_key
 from wildzarr.location import Location
-from wildzarr.metadata import FORMAT_VERSION, USER_META_BYTES, RecordingInfo, check_json_dict
+from wildzarr.metadata import FORMAT_VERSION, USER_META_BYTES, RecordingInfo, RecordingTime, check_json_dict
 from wildzarr.reader import StreamReader, Task, plan_tasks, run_tasks
 from wildzarr.settings import decode_threads
 from wildzarr.storage import join
+from wildzarr.timing import locate, resolve_range, stored_time
 
-__all__ = ["Recording", "open_recording"]
+__all__ = ["Recording", "open_recording", "read_attrs"]
 
 #: Compare-and-swap attempts of a metadata update before giving up (each loses only to another update).
 _UPDATE_ATTEMPTS = 1000
@@ -101,6 +107,11 @@ def _read_document(location: Location, rid: int) -> tuple[RecordingAttrs, dict[s
     if abs(info.duration - info.samples / info.samplerate) > 1e-6 * max(1.0, info.duration):
         raise DamagedRecordingError(rid, f"duration {info.duration} s disagrees with {info.samples} samples")
     return attrs, attributes, current.version
+
+
+def read_attrs(location: Location, rid: int) -> RecordingAttrs:
+    """The validated recording document of ``rid`` (errors as :func:`open_recording`)."""
+    return _read_document(location, rid)[0]
 
 
 def open_recording(location: Location, rid: int) -> Recording:
@@ -266,22 +277,118 @@ class Recording:
         what = f"user metadata of recording {self.id}"
         changes = check_json_dict({**dict(values or {}), **more}, what, max_bytes=USER_META_BYTES)
         drop = [remove] if isinstance(remove, str) else list(remove)
-        key = recording_key(location.prefix, self.id, ZARR_JSON)
-        for _ in range(_UPDATE_ATTEMPTS):
-            attrs, attributes, version = _read_document(location, self.id)
+
+        def change(attrs: RecordingAttrs) -> RecordingAttrs:
             merged = {**attrs.user_meta, **copy.deepcopy(changes)}
             for name in drop:
                 merged.pop(name, None)
             check_json_dict(merged, what, max_bytes=USER_META_BYTES)
-            updated = attrs.model_copy(update={"user_meta": merged})
-            data = encode_group(updated.model_dump(mode="json"), attributes)
-            if location.backend.replace(key, data, version):
-                self._attrs = updated
-                return
+            return attrs.model_copy(update={"user_meta": merged})
+
+        self._update(change)
+
+    def _update(self, change: Callable[[RecordingAttrs], RecordingAttrs]) -> None:
+        """Apply ``change`` to the document as stored now (compare-and-swap) under a catalog change note."""
+        location = self._location
+        key = recording_key(location.prefix, self.id, ZARR_JSON)
+        with change_note(location, self.id):
+            for _ in range(_UPDATE_ATTEMPTS):
+                attrs, attributes, version = _read_document(location, self.id)
+                updated = change(attrs)
+                data = encode_group(updated.model_dump(mode="json"), attributes)
+                if location.backend.replace(key, data, version):
+                    self._attrs = updated
+                    self.file_meta = updated.file_meta
+                    return
         raise StorageError(
             f"recording {self.id}: the document kept changing under {_UPDATE_ATTEMPTS} update attempts",
             location.backend.describe(key),
         )
+
+    # -- time -------------------------------------------------------------------
+
+    @property
+    def time(self) -> RecordingTime:
+        """Start time (UTC), where it came from, and time expansion (:class:`~wildzarr.RecordingTime`)."""
+        return stored_time(self._attrs)
+
+    @property
+    def time_expansion(self) -> float:
+        """GUANO ``TE``: samples per real second are ``samplerate * time_expansion`` (1: none)."""
+        return self.time.time_expansion
+
+    @property
+    def start_time(self) -> pd.Timestamp | None:
+        """UTC time of sample 0 (a pandas Timestamp), or None when nothing tells it."""
+        start = self.time.start
+        return None if start is None else pd.Timestamp(start)
+
+    @property
+    def stop_time(self) -> pd.Timestamp | None:
+        """UTC time just after the last sample: ``start_time + samples / (samplerate * time_expansion)``."""
+        start = self.start_time
+        if start is None:
+            return None
+        return start + pd.Timedelta(
+            seconds=timebase.seconds_at(self.samples, self.samplerate, self.time_expansion)
+        )
+
+    def sample_at(self, time: Any) -> int:
+        """The sample UTC ``time`` falls in: ``floor((time - start_time) * samplerate * time_expansion)``.
+
+        ``time``: ISO 8601 text with a zone, a timezone-aware datetime or
+        pandas Timestamp (nanoseconds kept). See :mod:`wildzarr.timebase`.
+
+        Returns
+        -------
+        int
+            In ``[0, samples]`` (``samples`` for :attr:`stop_time` itself).
+
+        Raises
+        ------
+        ArgumentError
+            If the recording has no start time, or ``time`` is not a time with a zone.
+        RangeError
+            If ``time`` lies before the start or after the stop time.
+        """
+        return locate(self, time, "start")
+
+    def set_start_time(self, start: Any, *, time_expansion: float | None = None) -> None:
+        """Set or correct the start time (source ``"user"``), or remove it with None; atomically.
+
+        Parameters
+        ----------
+        start : str, datetime, pandas.Timestamp or None
+            The UTC time of sample 0, with a zone (ISO 8601 text, a
+            timezone-aware datetime); None forgets it.
+        time_expansion : float, optional
+            A new time expansion factor (GUANO ``TE``), kept when None.
+
+        Raises
+        ------
+        ArgumentError
+            If ``start`` has no zone or ``time_expansion`` is not positive.
+        ReadOnlyError, RecordingNotFoundError, DamagedRecordingError
+            As :meth:`update_user_meta`.
+        """
+        self._location.check_writable(f"set the start time of recording {self.id}")
+        stamp = None if start is None else timebase.to_utc(start, "start")
+        te = self.time_expansion if time_expansion is None else time_expansion
+        float(timebase.samples_per_second(self.samplerate, te))  # checks te
+
+        def change(attrs: RecordingAttrs) -> RecordingAttrs:
+            current = stored_time(attrs)
+            time = RecordingTime(
+                start=None if stamp is None else stamp.to_pydatetime(warn=False),
+                source=None if stamp is None else "user",
+                time_zone="UTC" if stamp is not None else None,
+                time_zone_assumed=False,
+                time_expansion=float(te),
+                text=current.text,
+            )
+            return attrs.model_copy(update={"time": time})
+
+        self._update(change)
 
     # -- reading ------------------------------------------------------------------
 
@@ -409,9 +516,13 @@ class Recording:
 
     def read(
         self,
-        start: int = 0,
+        start: int | None = None,
         stop: int | None = None,
         *,
+        start_s: float | None = None,
+        stop_s: float | None = None,
+        start_time: Any = None,
+        stop_time: Any = None,
         channels: int | Sequence[int] | None = None,
         dtype: npt.DTypeLike | None = None,
         workers: int | None = None,
@@ -421,9 +532,20 @@ class Recording:
         Parameters
         ----------
         start, stop : int
-            Sample indices, ``0 <= start <= stop <= samples``; ``stop=None``
-            means ``samples``. Sample ``n`` of the result is sample
-            ``start + n`` of the source.
+            Sample indices, ``0 <= start <= stop <= samples``; ``start=None``
+            means 0, ``stop=None`` means ``samples``. Sample ``n`` of the
+            result is sample ``start + n`` of the source.
+        start_s, stop_s : float, optional
+            Instead of samples: real seconds from sample 0 (time expansion
+            undone), converted by the rule of :mod:`wildzarr.timebase`:
+            ``floor(start_s * rate)``, ``ceil(stop_s * rate)`` with ``rate =
+            samplerate * time_expansion``, floats at their decimal value.
+            ``rec.read(start_s=5.25, stop_s=7.25)`` at 32 kHz is
+            ``rec.read(168000, 232000)``.
+        start_time, stop_time : str, datetime or pandas.Timestamp, optional
+            Instead of samples: UTC times with a zone, converted by the same
+            rule from :attr:`start_time` (:meth:`sample_at` for the start,
+            ``ceil`` for the stop).
         channels : int or sequence of int, optional
             Channels to return, in that order (0-based); default all. Only the
             streams holding those channels are fetched and decoded.
@@ -454,7 +576,9 @@ class Recording:
             If ``start``/``stop`` fall outside ``[0, samples]``, ``start > stop``,
             or a channel is outside ``[0, channels)``.
         ArgumentError
-            If ``dtype`` is not one of the above or an index is not an integer.
+            If ``dtype`` is not one of the above, an index is not an integer,
+            a range is given in two forms, or by time for a recording without
+            a start time.
         StreamError
             If the stored bytes do not decode as the index promises; the message
             names the recording, the stream, the frame and its sample range.
@@ -464,8 +588,7 @@ class Recording:
         RecordingNotFoundError
             If the recording was removed since it was opened.
         """
-        start_i = self._as_int(start, "start")
-        stop_i = self.samples if stop is None else self._as_int(stop, "stop")
+        start_i, stop_i = resolve_range(self, start, stop, start_s, stop_s, start_time, stop_time)
         if not 0 <= start_i <= stop_i <= self.samples:
             raise RangeError(
                 f"recording {self.id}: cannot read [{start_i}, {stop_i}); "
@@ -480,6 +603,26 @@ class Recording:
         plan = self.plan_reads(starts, stops, selected, threads=threads)
         run_tasks(plan.tasks, threads)
         return plan.result(0, stop_i - start_i, selected, wanted)
+
+    def export(self, path: str | os.PathLike[str] | None = None, **options: Any) -> Path:
+        """Write samples of the recording to an audio file of any format FFmpeg encodes (through PyAV).
+
+        ``rec.export("call.mp3", start=a, stop=b)``; the range in samples,
+        seconds (``start_s``, ``stop_s``) or the whole recording; with no
+        ``path``, the source's file name extended by the range. WAV exports
+        of recordings that came with GUANO carry it, the start time shifted
+        to the exported range. See :func:`wildzarr.export.export_recording`
+        for every option, the formats and how lossy formats stay sample-aligned
+        (docs/export.md).
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        from wildzarr.export import export_recording
+
+        return export_recording(self, path, **options)
 
     def to_dask(
         self,
