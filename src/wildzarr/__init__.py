@@ -9,9 +9,11 @@
 
 from wildzarr._version import __version__
 from wildzarr.archive import Archive, DamagedRecordingWarning, open
+from wildzarr.clips import Clips
 from wildzarr.errors import (
     ArchiveError,
     ArgumentError,
+    DamagedAnnotationsError,
     DamagedRecordingError,
     DuplicateRecordingError,
     MetadataError,
@@ -26,7 +28,6 @@ from wildzarr.errors import (
     UnsupportedSourceError,
     WildzarrError,
 )
-from wildzarr.clips import Clips
 from wildzarr.metadata import FORMAT_VERSION, RecordingInfo, RecordingTime, SourceInfo
 from wildzarr.pack import PackReport, pack
 from wildzarr.recording import Recording
@@ -39,6 +40,7 @@ __all__ = [
     "ArchiveError",
     "ArgumentError",
     "Clips",
+    "DamagedAnnotationsError",
     "DamagedRecordingError",
     "DamagedRecordingWarning",
     "DuplicateRecordingError",

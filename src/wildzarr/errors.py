@@ -9,6 +9,7 @@ read-only archive), so code may catch either::
     WildzarrError
     ├── ArchiveError                 the group is not a usable archive
     ├── DamagedRecordingError        a recording's stored documents are unreadable or disagree
+    ├── DamagedAnnotationsError      an annotation set's stored document or table is unreadable
     ├── StorageError                 (OSError) the store failed: disk full, permission denied ...
     │   └── UnsafeNodeError          a symlink, FIFO or device where a stored object or folder should be
     ├── MissingDependencyError       (ImportError) an optional extra is not installed
@@ -30,6 +31,7 @@ from __future__ import annotations
 __all__ = [
     "ArchiveError",
     "ArgumentError",
+    "DamagedAnnotationsError",
     "DamagedRecordingError",
     "DuplicateRecordingError",
     "MetadataError",
@@ -69,6 +71,21 @@ class DamagedRecordingError(WildzarrError):
     def __init__(self, recording_id: int, reason: str) -> None:
         super().__init__(f"recording {recording_id} is damaged: {reason}")
         self.recording_id = recording_id
+        self.reason = reason
+
+
+class DamagedAnnotationsError(WildzarrError):
+    """Raised when an annotation set's stored document or table is unreadable or inconsistent.
+
+    For example a bit-flipped or truncated ``zarr.json`` (its checksum fails), a
+    document naming a table version that is missing, or a column whose length
+    differs from the row count. ``set_name`` holds the set's name and
+    ``reason`` what is wrong. Other sets, and the recordings, are not affected.
+    """
+
+    def __init__(self, set_name: str, reason: str) -> None:
+        super().__init__(f"annotation set {set_name!r} is damaged: {reason}")
+        self.set_name = set_name
         self.reason = reason
 
 

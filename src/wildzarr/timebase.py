@@ -37,11 +37,13 @@ from wildzarr.errors import ArgumentError
 
 __all__ = [
     "Side",
+    "decimals_for",
     "exact_seconds",
     "sample_index",
     "sample_indexes",
     "samples_per_second",
     "seconds_at",
+    "seconds_text",
     "to_utc",
     "utc_offset_samples",
 ]
@@ -141,13 +143,36 @@ def sample_indexes(
 def seconds_at(sample: int | np.ndarray, samplerate: int, time_expansion: float = 1.0) -> Any:
     """Real seconds from the first sample to ``sample`` (float, or a float64 array for an array).
 
-    The inverse of :func:`sample_index` for exact sample times:
-    ``sample_index(seconds_at(n, r), r) == n`` for every ``n`` below 2**53.
+    The nearest float, for arithmetic and plots; **not** an exact inverse of
+    :func:`sample_index`: ``1 / 48000`` is ``2.0833333333333333e-05``, whose
+    decimal value floors to sample 0. To write a time that reads back as the
+    same sample (annotation files, GUANO), use :func:`seconds_text`.
     """
     rate = float(samples_per_second(samplerate, time_expansion))
     if isinstance(sample, np.ndarray):
         return sample.astype(np.float64) / rate
     return int(sample) / rate
+
+
+def decimals_for(rate: Fraction) -> int:
+    """Decimal places that keep the samples of a recording at ``rate`` samples per second apart (>= 6)."""
+    decimals = 6
+    while 10**decimals < 2 * rate:
+        decimals += 1
+    return decimals
+
+
+def seconds_text(sample: int, rate: Fraction, side: Side, decimals: int) -> Decimal:
+    """The seconds of ``sample`` as a decimal of ``decimals`` places that converts back to ``sample``.
+
+    ``side="start"`` rounds ``sample / rate`` up (so that ``floor`` gives
+    ``sample`` back), ``"stop"`` rounds it down (so that ``ceil`` does); both
+    need ``10**decimals >= 2 * rate`` (:func:`decimals_for`). ``str()`` of the
+    result has exactly ``decimals`` places.
+    """
+    scaled = Fraction(int(sample)) / rate * 10**decimals
+    units = math.ceil(scaled) if side == "start" else math.floor(scaled)
+    return Decimal(units).scaleb(-decimals)
 
 
 def to_utc(value: Any, what: str = "time") -> pd.Timestamp:
