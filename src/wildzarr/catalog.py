@@ -329,8 +329,12 @@ def _read_row(location: Location, rid: int, skipped: list[str]) -> dict[str, Any
         return None
 
 
-def load_rows(location: Location, *, refresh: bool = False) -> dict[int, dict[str, Any]]:
-    """Rows of every complete recording, by id (see the module docstring for how they are found)."""
+def load_rows(location: Location, *, refresh: bool = False, write: bool = True) -> dict[int, dict[str, Any]]:
+    """Rows of every complete recording, by id (see the module docstring for how they are found).
+
+    ``refresh``: read every document, ignoring the snapshot. ``write=False``:
+    never write a snapshot or delete a note (``wildzarr verify``).
+    """
     backend = location.backend
     if location.format < 2:
         from wildzarr.upgrade import legacy_ids
@@ -352,8 +356,10 @@ def load_rows(location: Location, *, refresh: bool = False) -> dict[int, dict[st
         stale = {rid for rid in set(notes.values()) if location.ledger.is_complete(rid)}
         for rid in set(notes.values()) - stale:
             rows.pop(rid, None)
-    compact = location.writable and (
-        snapshot is None or len(stale) > COMPACT_AFTER or len(notes) > COMPACT_AFTER
+    compact = (
+        write
+        and location.writable
+        and (snapshot is None or len(stale) > COMPACT_AFTER or len(notes) > COMPACT_AFTER)
     )
     # A note whose lease is no longer held was written by a writer that finished (or died): the document
     # read after this check is final for it, so the note may go once the snapshot holds that document.

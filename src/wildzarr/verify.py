@@ -15,7 +15,10 @@ For each recording (all listed ones, or those asked for):
 
 For the whole archive (when no ids are given): imports that were interrupted
 and removals that did not finish (leftover nodes of ids that are neither
-listed nor being imported), which ``wildzarr repair`` deletes.
+listed nor being imported), which ``wildzarr repair`` deletes; every
+annotation set (readable, its checksums) and the table versions killed
+writers left; the catalog served from its snapshot against one built from
+every recording document (without writing anything).
 """
 
 from __future__ import annotations
@@ -28,9 +31,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from wildzarr.arrays import blob_chunk_key, blob_layout
+from wildzarr.catalog import load_rows
 from wildzarr.codecs import Encoded
 from wildzarr.documents import DocumentError, is_canonical_bytes, parse_group
-from wildzarr.errors import DamagedRecordingError, RecordingNotFoundError, StorageError, StreamError
+from wildzarr.errors import (
+    DamagedAnnotationsError,
+    DamagedRecordingError,
+    RecordingNotFoundError,
+    StorageError,
+    StreamError,
+)
 from wildzarr.layout import ZARR_JSON, StreamAttrs, is_recording_name, recording_key
 from wildzarr.location import Location
 from wildzarr.reader import StreamReader
@@ -176,7 +186,53 @@ def verify(archive: Archive, ids: list[int] | None = None) -> Report:
             )
         for rid in running:
             report.findings.append(Finding("an import is in progress", recording=rid, error=False))
+        report.findings.extend(_check_annotations(archive))
+        report.findings.extend(_check_catalog(location))
     return report
+
+
+def _check_annotations(archive: Archive) -> list[Finding]:
+    """Every annotation set readable; table versions left by killed writers (``repair`` removes them)."""
+    from wildzarr.annotations import find_leftovers as annotation_leftovers
+    from wildzarr.annotations import list_sets, open_set
+
+    findings = []
+    for name in list_sets(archive):
+        try:
+            open_set(archive, name).df  # noqa: B018  (reading the table checks it)
+        except DamagedAnnotationsError as exc:
+            findings.append(Finding(str(exc)))
+    for item in annotation_leftovers(archive):
+        findings.append(
+            Finding(
+                f"annotation set {item.set_name!r}: a table version left by an interrupted change "
+                f"({item.node}: {item.files} files, {item.bytes} bytes; wildzarr repair removes it)"
+            )
+        )
+    return findings
+
+
+def _check_catalog(location: Location) -> list[Finding]:
+    """The catalog as served (snapshot and change notes) against the recording documents."""
+    served = load_rows(location, write=False)
+    truth = load_rows(location, refresh=True, write=False)
+
+    def values(rows: dict[int, dict[str, Any]], rid: int) -> dict[str, Any] | None:
+        row = rows.get(rid)
+        return (
+            None if row is None else {k: v for k, v in row.items() if v is not None}
+        )  # as a snapshot keeps it
+
+    differ = sorted(rid for rid in served.keys() | truth.keys() if values(served, rid) != values(truth, rid))
+    if not differ:
+        return []
+    shown = ", ".join(map(str, differ[:10])) + (" ..." if len(differ) > 10 else "")
+    return [
+        Finding(
+            f"the catalog snapshot disagrees with the documents of {len(differ)} recordings ({shown}); "
+            "wildzarr repair rebuilds it"
+        )
+    ]
 
 
 def _check_recording(archive: Archive, location: Location, rid: int) -> list[Finding]:
