@@ -559,3 +559,37 @@ def test_permission_denied_is_a_storage_error(shared_folder: Path) -> None:
     assert snapshot(path) == before
     assert os.listdir(locked) == []
     assert wildzarr.open(path, mode="r").ids() == [1, 2]
+
+
+# -- errors cross process boundaries ------------------------------------------------------------
+
+_RAISED = [
+    ("DamagedRecordingError", (3, "zarr.json: checksum mismatch"), {"recording_id": 3}),
+    ("DamagedAnnotationsError", ("birds", "a column is short"), {"set_name": "birds"}),
+    ("DuplicateRecordingError", ("bat.wav: the same content is already recording 4", 4), {"existing_id": 4}),
+    ("RecordingNotFoundError", (5, "archive.zarr"), {"recording_id": 5}),
+    ("StorageError", ("disk full", "/data/a.zarr"), {"path": "/data/a.zarr"}),
+    ("StreamError", ("bad frame", 2, 1000, 7), {"code": 2, "offset": 1000, "frame": 7}),
+    ("ArgumentError", ("start must be an integer",), {}),
+]
+
+
+def _raise(name: str, args: tuple[Any, ...]) -> None:
+    raise getattr(wildzarr.errors, name)(*args)
+
+
+@pytest.mark.parametrize(("name", "args", "attributes"), _RAISED, ids=[r[0] for r in _RAISED])
+def test_an_error_raised_in_a_worker_process_reaches_the_caller_whole(
+    name: str, args: tuple[Any, ...], attributes: dict[str, Any]
+) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    cls = getattr(wildzarr.errors, name)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with pytest.raises(cls) as caught:
+            pool.submit(_raise, name, args).result()
+        assert pool.submit(len, "still works").result() == 11  # the pool survived the error
+    assert str(caught.value) == str(cls(*args))
+    for key, value in attributes.items():
+        assert getattr(caught.value, key) == value

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import zarr
 from commands import run
@@ -37,6 +38,7 @@ from zarr.storage import MemoryStore
 import wildzarr
 from wildzarr import ArchiveError, ArgumentError, ReadOnlyError, StorageError, WildzarrError
 from wildzarr.arrays import MAX_CHUNK_BYTES, blob_chunk_size
+from wildzarr.catalog import SNAPSHOT
 from wildzarr.ledger import new_token
 from wildzarr.pack import pack
 from wildzarr.storage import LocalBackend, ZarrStoreBackend, ZipBackend, join, open_backend
@@ -104,7 +106,7 @@ def test_only_the_complete_recordings_are_packed(source: Source) -> None:
         assert all(i.compress_type == zipfile.ZIP_STORED for i in z.infolist())
     assert len(names) == len(set(names))
     markers = [f"_wildzarr/complete/{rid}" for rid in source.ids]
-    expected = {"zarr.json", "_wildzarr/zarr.json", *markers}
+    expected = {"zarr.json", "_wildzarr/zarr.json", SNAPSHOT, *markers}
     local = LocalBackend(source.root / GROUP)
     for rid in source.ids:
         expected.update(key for key, _ in local.list_keys(str(rid)))
@@ -149,7 +151,7 @@ def test_windows_across_blob_chunk_borders(source: Source) -> None:
 def test_member_bytes_equal_the_folder(source: Source) -> None:
     local = LocalBackend(source.root / GROUP)
     zipped = ZipBackend(source.zip)
-    keys = zipped.list_keys("")
+    keys = [(key, size) for key, size in zipped.list_keys("") if key != SNAPSHOT]  # derived: see below
     assert keys == sorted(keys) and keys
     for key, size in keys:
         data = local.get(key)
@@ -158,12 +160,24 @@ def test_member_bytes_equal_the_folder(source: Source) -> None:
             start = max(start, 0)
             assert zipped.get_range(key, start, stop) == data[start:stop]
     for prefix in ("", "1", "2/0", "_wildzarr", "_wildzarr/complete"):
-        assert zipped.list_dir(prefix) == sorted(
+        listed = [name for name in zipped.list_dir(prefix) if join(prefix, name) != "_wildzarr/catalog"]
+        assert listed == sorted(
             name for name in local.list_dir(prefix) if any(k.startswith(join(prefix, name)) for k, _ in keys)
         )
     assert zipped.list_keys("2") == local.list_keys("2")
     assert zipped.list_keys("2/0/blob/c") == local.list_keys("2/0/blob/c")
     zipped.close()
+
+
+def test_the_packed_catalog_snapshot_serves_the_zip(source: Source) -> None:
+    """The zip holds its own snapshot (no change notes): the catalog of exactly the packed recordings."""
+    folder = source.folder()
+    packed = wildzarr.open(source.zip, mode="r")
+    data = ZipBackend(source.zip).get(SNAPSHOT)
+    assert data is not None and data.startswith(b"wildzarr-catalog 1\n")
+    catalog = packed.catalog()
+    pd.testing.assert_frame_equal(catalog, folder.catalog().loc[source.ids])
+    pd.testing.assert_frame_equal(catalog, packed.catalog(refresh=True))
 
 
 def test_the_backend_contract_for_reads(source: Source) -> None:
@@ -314,7 +328,7 @@ def test_an_archive_from_the_zip_pickles_if_archives_do(source: Source, tmp_path
 def test_threads_share_one_backend(source: Source) -> None:
     backend = ZipBackend(source.zip)
     local = LocalBackend(source.root / GROUP)
-    keys = [key for key, size in backend.list_keys("") if size > 1000]
+    keys = [key for key, size in backend.list_keys("") if size > 1000 and key != SNAPSHOT]
     rng = random.Random(3)
     requests = []
     for _ in range(400):

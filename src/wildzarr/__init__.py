@@ -10,6 +10,7 @@
 from wildzarr._version import __version__
 from wildzarr.archive import Archive, DamagedRecordingWarning, open
 from wildzarr.clips import Clips
+from wildzarr.curate import Curation
 from wildzarr.errors import (
     ArchiveError,
     ArgumentError,
@@ -40,6 +41,7 @@ __all__ = [
     "ArchiveError",
     "ArgumentError",
     "Clips",
+    "Curation",
     "DamagedAnnotationsError",
     "DamagedRecordingError",
     "DamagedRecordingWarning",

@@ -40,6 +40,7 @@ from wildzarr.upgrade import legacy_ids
 if TYPE_CHECKING:
     from wildzarr.annotations import AnnotationSet
     from wildzarr.clips import Clips
+    from wildzarr.curate import Curation
 
 __all__ = ["MODES", "Archive", "DamagedRecordingWarning", "open"]
 
@@ -707,6 +708,16 @@ class Archive:
         from wildzarr.annotations import list_sets
 
         return list_sets(self)
+
+    def curate(self, spec: str | os.PathLike[str] | pd.DataFrame) -> Curation:
+        """A curation spec (CSV, Parquet or DataFrame) read and checked against the archive.
+
+        Use it as a clip table (``.clips()``, nothing copied) or write it out
+        (``.materialise(out, format=...)``); see :mod:`wildzarr.curate` and docs/curate.md.
+        """
+        from wildzarr.curate import Curation
+
+        return Curation.read(spec, self)
 
     def clips(self, size: int | None = None, hop: int | None = None, **options: Any) -> Clips:
         """A clip table of sliding windows over the recordings; see :func:`wildzarr.clips.sliding`."""

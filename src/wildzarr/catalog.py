@@ -58,12 +58,17 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPACT_AFTER",
     "FILE_META_PREFIXES",
+    "SNAPSHOT",
     "TECHNICAL_COLUMNS",
     "catalog_row",
     "change_note",
+    "encode_snapshot",
     "load_catalog",
+    "load_rows",
     "query_ids",
+    "snapshot_key",
     "sql",
+    "to_frame",
 ]
 
 #: A reader rewrites the snapshot when it had to read more than this many documents beside it.
@@ -120,8 +125,9 @@ _GUANO_NUMBERS = frozenset(
 )
 
 _CATALOG = "catalog"
-_SNAPSHOT = "snapshot"
 _NOTES = "notes"
+#: The snapshot's key, relative to the archive group.
+SNAPSHOT = join(LEDGER, _CATALOG, "snapshot")
 _MAGIC = b"wildzarr-catalog 1\n"
 _SNAPSHOT_FORMAT = 1
 _zstd = numcodecs.Zstd(level=3)
@@ -263,11 +269,13 @@ def _list_notes(location: Location) -> dict[str, int]:
 # -- snapshot ----------------------------------------------------------------------------------
 
 
-def _snapshot_key(location: Location) -> str:
-    return join(location.prefix, LEDGER, _CATALOG, _SNAPSHOT)
+def snapshot_key(location: Location) -> str:
+    """The key of the catalog snapshot of the archive at ``location``."""
+    return join(location.prefix, SNAPSHOT)
 
 
-def _encode_snapshot(rows: dict[int, dict[str, Any]]) -> bytes:
+def encode_snapshot(rows: dict[int, dict[str, Any]]) -> bytes:
+    """The bytes of a catalog snapshot of ``rows`` (docs/format.md, "Catalog")."""
     ids = sorted(rows)
     columns: dict[str, list[Any]] = {}
     for i, rid in enumerate(ids):
@@ -343,7 +351,7 @@ def load_rows(location: Location, *, refresh: bool = False, write: bool = True) 
         found = {rid: _read_row(location, rid, skipped) for rid in legacy_ids(backend, location.prefix)}
         _warn(skipped)
         return {rid: row for rid, row in found.items() if row is not None}
-    snapshot_data = None if refresh else backend.get_versioned(_snapshot_key(location))
+    snapshot_data = None if refresh else backend.get_versioned(snapshot_key(location))
     snapshot = _decode_snapshot(snapshot_data.data) if snapshot_data is not None else None
     notes = _list_notes(location)
     rows = dict(snapshot or {})
@@ -382,8 +390,8 @@ def _compact(
 ) -> None:
     """Write the snapshot (compare-and-swap; a lost race is fine) and delete the notes it consumed."""
     backend = location.backend
-    data = _encode_snapshot(rows)
-    key = _snapshot_key(location)
+    data = encode_snapshot(rows)
+    key = snapshot_key(location)
     written = backend.create(key, data) if version is None else backend.replace(key, data, version)
     if not written:
         return

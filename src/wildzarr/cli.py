@@ -4,14 +4,19 @@
 
     wildzarr import  ARCHIVE SOURCE... [--codec auto] [--codec-option KEY=VALUE]...
                      [--meta KEY=VALUE]... [--allow-duplicates] [--allow-truncated]
-    wildzarr ls      ARCHIVE [--json]
+                     [--time-zone ZONE] [--filename-time PATTERN]
+    wildzarr ls      ARCHIVE [--where EXPR] [--columns COL,...] [--json]
     wildzarr info    ARCHIVE ID [--json]
     wildzarr read    ARCHIVE ID [--start N] [--stop N] -o OUT
+    wildzarr export  ARCHIVE ID [OUT] [--start N] [--stop N] [--start-s S] [--stop-s S]
+                     [--format F] [--codec C] [--bitrate B]
     wildzarr rm      ARCHIVE ID...
     wildzarr verify  ARCHIVE [ID...] [--json]
     wildzarr repair  ARCHIVE
     wildzarr upgrade ARCHIVE
     wildzarr pack    ARCHIVE OUT.zip [--force]
+    wildzarr curate  ARCHIVE SPEC [OUT] [--format das|flac|wav|...] [--workers N] [--shard-size N]
+                     [--dtype stored|float32] [--restart]
 
 Every command takes ``--path GROUP`` (the group inside ARCHIVE) and
 ``--storage-option KEY=VALUE`` (fsspec options of a URL, e.g. S3's
@@ -30,13 +35,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from tqdm import tqdm
 
 import wildzarr
+from wildzarr.catalog import query_ids as archive_query
 from wildzarr.codecs import codec_ids
 from wildzarr.codecs.auto import AUTO
 from wildzarr.errors import DuplicateRecordingError, WildzarrError
-from wildzarr.export import SUFFIXES, write_samples
+from wildzarr.export import SUFFIXES, export_recording, write_samples
 from wildzarr.pack import pack
 from wildzarr.repair import repair
 from wildzarr.sources.names import display_name
@@ -115,6 +122,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
                         user_meta=meta,
                         allow_duplicates=args.allow_duplicates,
                         allow_truncated=args.allow_truncated,
+                        time_zone=args.time_zone,
+                        filename_time=args.filename_time,
                         **codec_params,
                     )
                 except DuplicateRecordingError as exc:
@@ -137,39 +146,62 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _summary(rec: wildzarr.Recording) -> dict[str, Any]:
-    i = rec.info
-    return {
-        "id": rec.id,
-        "name": i.source.name,
-        "samplerate": i.samplerate,
-        "channels": i.channels,
-        "samples": i.samples,
-        "duration": i.duration,
-        "bits_per_sample": i.bits_per_sample,
-        "dtype": i.stored_format().dtype,
-        "codec": i.codec["id"],
-        "stored_bytes": i.stored_bytes,
-    }
+#: Catalog columns ``ls`` prints, under the names of its JSON output.
+_LS_COLUMNS = {
+    "source.name": "name",
+    "samplerate": "samplerate",
+    "channels": "channels",
+    "samples": "samples",
+    "duration": "duration",
+    "bits_per_sample": "bits_per_sample",
+    "dtype": "dtype",
+    "codec": "codec",
+    "stored_bytes": "stored_bytes",
+    "start_time": "start_time",
+}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+        return None
+    return value.item() if hasattr(value, "item") else value
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
     with _open(args, "r") as archive, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", wildzarr.DamagedRecordingWarning)
-        rows = [_summary(rec) for rec in archive]
+        catalog = archive.catalog()
+        if args.where:
+            catalog = catalog.loc[archive_query(catalog, args.where)]
     for warning in caught:
         print(f"wildzarr: warning: {show(warning.message)}", file=sys.stderr)
+    extra = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else []
+    missing = [c for c in extra if c not in catalog.columns]
+    if missing:
+        raise _UsageError(f"--columns: no catalog column {', '.join(map(repr, missing))}")
+    rows = [
+        {
+            "id": int(rid),
+            **{name: _json_value(row[column]) for column, name in _LS_COLUMNS.items()},
+            **{column: _json_value(row[column]) for column in extra},
+        }
+        for rid, row in zip(catalog.index.tolist(), catalog.to_dict("records"), strict=True)
+    ]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
     print(
         f"{'id':>7}  {'duration s':>11}  {'rate Hz':>8}  {'ch':>3}  {'bits':>4}  "
-        f"{'codec':>5}  {'stored':>11}  name"
+        f"{'codec':>5}  {'stored':>11}  {'start (UTC)':<19}  name" + "".join(f"  {c}" for c in extra)
     )
     for r in rows:
+        start = (r["start_time"] or "")[:19].replace("T", " ")
         print(
             f"{r['id']:>7}  {r['duration']:>11.3f}  {r['samplerate']:>8}  {r['channels']:>3}  "
-            f"{r['bits_per_sample']:>4}  {r['codec']:>5}  {r['stored_bytes']:>11}  {show(r['name'])}"
+            f"{r['bits_per_sample']:>4}  {r['codec']:>5}  {r['stored_bytes']:>11}  {start:<19}  "
+            f"{show(r['name'])}" + "".join(f"  {'' if r[c] is None else show(r[c])}" for c in extra)
         )
     return 0
 
@@ -203,6 +235,23 @@ def _cmd_read(args: argparse.Namespace) -> int:
     print(
         f"wrote {len(samples)} samples x {samples.shape[1]} ch of recording {rec.id} to {show(args.output)}"
     )
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    with _open(args, "r") as archive:
+        path = export_recording(
+            archive[args.id],
+            args.out,
+            start=args.start,
+            stop=args.stop,
+            start_s=args.start_s,
+            stop_s=args.stop_s,
+            format=args.format,
+            codec=args.codec,
+            bitrate=args.bitrate,
+        )
+    print(show(path))
     return 0
 
 
@@ -253,6 +302,26 @@ def _cmd_pack(args: argparse.Namespace) -> int:
         args.archive, args.out, path=args.path, storage_options=options, force=args.force, progress=None
     )
     print(show(report.summary()))
+    return 0
+
+
+def _cmd_curate(args: argparse.Namespace) -> int:
+    from wildzarr.curate import Curation
+
+    with _open(args, "r") as archive:
+        curation = Curation.read(args.spec, archive)
+        print(f"{len(curation)} rows checked; classes: {show(', '.join(curation.classes) or '-')}")
+        if args.out is None:
+            return 0
+        out = curation.materialise(
+            args.out,
+            format=args.format,
+            workers=args.workers,
+            shard_size=args.shard_size,
+            resume=not args.restart,
+            dtype=args.dtype,
+        )
+    print(f"wrote {show(out)}")
     return 0
 
 
@@ -312,10 +381,28 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="import files whose content is already archived (default: skip them)",
     )
+    p.add_argument(
+        "--time-zone",
+        metavar="ZONE",
+        help="zone of local times without one in the files (GUANO Timestamp without offset, bext, file "
+        "names): an IANA name (Europe/Berlin), UTC or an offset (+02:00); default: the archive's",
+    )
+    p.add_argument(
+        "--filename-time",
+        metavar="PATTERN",
+        help="strptime pattern of a start time in the file names, e.g. %%Y%%m%%d_%%H%%M%%S",
+    )
     p.set_defaults(run=_cmd_import)
 
-    p = command("ls", "list the recordings")
+    p = command("ls", "list the recordings (from the catalog)")
     p.add_argument("--json", action="store_true", help="print JSON only")
+    p.add_argument(
+        "--where",
+        metavar="EXPR",
+        help="only recordings whose catalog row satisfies EXPR (pandas query syntax), e.g. "
+        "\"site == 'A' and samplerate >= 192000\"; dotted columns in backticks: `guano.Make` == 'BATLOGGER'",
+    )
+    p.add_argument("--columns", metavar="COL,...", help="catalog columns to print too, e.g. site,guano.Make")
     p.set_defaults(run=_cmd_ls)
 
     p = command("info", "show one recording's metadata")
@@ -331,6 +418,28 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", required=True, metavar="OUT", help=f"output file ({', '.join(SUFFIXES)})"
     )
     p.set_defaults(run=_cmd_read)
+
+    p = command(
+        "export",
+        "write samples [START, STOP) of a recording to an audio file in any format FFmpeg encodes "
+        "(wav, flac, mp3, m4a, opus, ...); prints the file written",
+    )
+    p.add_argument("id", metavar="ID", type=int)
+    p.add_argument(
+        "out",
+        metavar="OUT",
+        nargs="?",
+        help="file to write; its suffix picks the format (default: the source's name extended by the "
+        "range, e.g. bat_s96000-192000.wav, in the current folder)",
+    )
+    p.add_argument("--start", type=int, metavar="N", help="first sample (default 0)")
+    p.add_argument("--stop", type=int, metavar="N", help="sample after the last (default: the end)")
+    p.add_argument("--start-s", type=float, metavar="S", help="start in real seconds (instead of --start)")
+    p.add_argument("--stop-s", type=float, metavar="S", help="stop in real seconds (instead of --stop)")
+    p.add_argument("--format", metavar="F", help="container: wav, flac, mp3, m4a, opus, ogg, aiff, ...")
+    p.add_argument("--codec", metavar="C", help="FFmpeg encoder, e.g. pcm_s24le, alac, libopus")
+    p.add_argument("--bitrate", metavar="B", help="bits per second of lossy codecs, e.g. 128k")
+    p.set_defaults(run=_cmd_export)
 
     p = command("rm", "remove recordings (their ids are never handed out again)")
     p.add_argument("ids", metavar="ID", type=int, nargs="+")
@@ -365,6 +474,30 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("out", metavar="OUT", help="the zip file to write (name ending in .zip)")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists (default: refuse)")
     p.set_defaults(run=_cmd_pack)
+
+    p = command(
+        "curate",
+        "check a curation spec (CSV or Parquet: recording or file, start/stop, start_s/stop_s or "
+        "start_time/stop_time, label, split) and write its ranges as audio files or a DAS store, in "
+        "worker processes; an interrupted run resumes",
+    )
+    p.add_argument("spec", metavar="SPEC", help="the curation table, .csv or .parquet")
+    p.add_argument(
+        "out",
+        metavar="OUT",
+        nargs="?",
+        help="a folder for audio files, or a DAS store ending in .zarr or .npy; without OUT, only check SPEC",
+    )
+    p.add_argument("--format", default="flac", help="das, or an export format: flac, wav, ... (default flac)")
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: the cores available)")
+    p.add_argument(
+        "--shard-size", type=int, default=64, metavar="N", help="rows per unit of work and resumption (64)"
+    )
+    p.add_argument(
+        "--dtype", choices=("stored", "float32"), default="stored", help="DAS x: stored samples or float32"
+    )
+    p.add_argument("--restart", action="store_true", help="discard an interrupted run's work, do not resume")
+    p.set_defaults(run=_cmd_curate)
     return parser
 
 

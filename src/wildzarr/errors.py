@@ -28,6 +28,8 @@ Messages always name the recording id or the file concerned.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ArchiveError",
     "ArgumentError",
@@ -49,7 +51,26 @@ __all__ = [
 
 
 class WildzarrError(Exception):
-    """Base class of every error raised by wildzarr."""
+    """Base class of every error raised by wildzarr.
+
+    Every error pickles with its message and attributes (``recording_id``,
+    ``reason``, ``path`` ...), so that one raised in a worker process (a
+    ``ProcessPoolExecutor``, a DataLoader worker, a dask worker) reaches the
+    caller as it was raised.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default pickles ``args`` only and calls ``type(self)(*args)``, which fails or loses the
+        # attributes of subclasses whose __init__ takes other arguments than the message.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[WildzarrError], args: tuple[Any, ...], state: dict[str, Any]) -> WildzarrError:
+    """An error of class ``cls`` with ``args`` and attributes ``state``, without calling its __init__."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ArchiveError(WildzarrError):

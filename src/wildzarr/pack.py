@@ -3,9 +3,11 @@
 What goes in (``docs/format.md``, "Packed zip archives"): the archive document,
 the ledger group's document, and for every complete recording (a commit marker
 exists) its group with everything below it, its commit marker and the content
-claim it holds. Nothing else: no id claims, leases or ``next_id`` hint, no
-leftovers of interrupted imports or removals, no import in progress, no groups
-of the user's own beside the recordings. The archive group is the zip's root.
+claim it holds; a catalog snapshot of those recordings; every annotation set's
+document and the table version it names. Nothing else: no id claims, leases,
+change notes or ``next_id`` hint, no leftovers of interrupted imports,
+removals or annotation changes, no import in progress, no groups of the
+user's own beside the recordings. The archive group is the zip's root.
 
 Every member is stored uncompressed (``ZIP_STORED``; ZIP64 where sizes or
 offsets need it), dated 1980-01-01 (the zip epoch) so that packing the same
@@ -44,9 +46,12 @@ from tqdm import tqdm
 from zarr.abc.store import Store
 
 from wildzarr._version import __version__
+from wildzarr.annotations.store import ROOT as ANNOTATIONS_ROOT
+from wildzarr.annotations.store import WRITING
 from wildzarr.archive import Archive
 from wildzarr.archive import open as open_archive
-from wildzarr.documents import loads_record
+from wildzarr.catalog import SNAPSHOT, encode_snapshot, load_rows
+from wildzarr.documents import DocumentError, loads_record, parse_group
 from wildzarr.errors import ArchiveError, ArgumentError, StorageError
 from wildzarr.layout import LEDGER, ZARR_JSON, is_recording_name
 from wildzarr.ledger import Ledger
@@ -204,7 +209,50 @@ def _plan(location: Location, ids: list[int]) -> tuple[list[_Unit], int]:
             total += sizes[key]
         units.append(_marker(location, rid))
         total += sizes.get(join(LEDGER, "complete", str(rid)), 0)
+    units.append(_catalog(location, ids))
+    for key in _annotation_keys(location, sizes):
+        units.append(_copy(location, key))
+        total += sizes[key]
     return units, total
+
+
+def _catalog(location: Location, ids: list[int]) -> _Unit:
+    """The catalog snapshot of the packed recordings (the zip holds no change notes: it never changes)."""
+
+    def read() -> list[tuple[str, bytes]]:
+        rows = load_rows(location, write=False)
+        packed = {rid: rows[rid] for rid in ids if rid in rows}
+        return [(SNAPSHOT, encode_snapshot(packed))]
+
+    return read
+
+
+def _annotation_keys(location: Location, sizes: dict[str, int]) -> list[str]:
+    """The annotation sets' keys: the sets' group, each set's document and the table version it names.
+
+    Raises ArchiveError naming a set whose document is damaged (repair or delete it first).
+    """
+    root = ANNOTATIONS_ROOT
+    if join(root, ZARR_JSON) not in sizes:
+        return []
+    keys = [join(root, ZARR_JSON)]
+    for name in sorted(
+        {key.split("/")[1] for key in sizes if key.startswith(root + "/") and key.count("/") >= 2}
+    ):
+        document = join(root, name, ZARR_JSON)
+        if document not in sizes:
+            continue
+        try:
+            fields, _ = parse_group(_get(location, document), require_checksum=True)
+        except DocumentError as exc:
+            raise ArchiveError(
+                f"{location.where()}: annotation set {name!r} is damaged ({exc}); repair or delete it first"
+            ) from None
+        version = (fields or {}).get("version")
+        below = join(root, name, str(version)) + "/"
+        keys.append(document)
+        keys += sorted(k for k in sizes if k.startswith(below) and k != below + WRITING)
+    return keys
 
 
 def _relative(keys: list[tuple[str, int]], prefix: str) -> Iterator[tuple[str, int]]:
