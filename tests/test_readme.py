@@ -29,6 +29,13 @@ def test_the_python_snippet_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert first.info.codec_choice == "automatic: 16-bit integer PCM -> FLAC, lossless"
     assert second.info.codec["id"] == "npy" and (second.read() == first.read()).all()
     assert os.path.isdir(tmp_path / "archive.zarr" / "sites" / "A" / "2024")
+    assert namespace["ids"] == [1] and list(namespace["cat"].index) == [1, 2]  # type: ignore[attr-defined]
+    assert namespace["w"].shape == (3840, 1)  # type: ignore[attr-defined]  # [3840, 7680) at 384 kHz
+    assert first.start_time.isoformat() == "2024-06-03T01:37:31+00:00"
+    assert (tmp_path / "call.flac").stat().st_size > 0
+    clips = namespace["clips"].df  # type: ignore[attr-defined]
+    assert list(clips.columns) == ["recording", "start", "stop", "Myotis", "split"]
+    assert clips["Myotis"].tolist()[:2] == [1, 0] and len(namespace["ds"]) == len(clips)  # type: ignore[arg-type]
 
 
 def test_the_command_synopsis_names_every_command() -> None:
