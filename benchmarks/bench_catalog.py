@@ -1,4 +1,4 @@
-"""Catalog benchmark: ``arc.catalog()`` of a 100,000-recording archive on a local folder, and its requests on S3.
+"""Catalog benchmark: ``arc.catalog()`` of 100,000 recordings on a local folder, and its requests on S3.
 
 The archive is built once into ``--archive`` (kept for later runs): 500 real
 imports (``arc.add`` of 0.1 s int16 arrays at 48 kHz with eight user metadata
@@ -159,14 +159,22 @@ def local(args: argparse.Namespace) -> list[list[str]]:
     arc.catalog()  # the steady state: a snapshot written
     rows: list[list[str]] = []
     imported, cold, n = fresh(path)
-    rows.append([f"catalog(), fresh process ({n:,} rows)", f"{cold:.3f}", f"import wildzarr {imported:.2f} s"])
+    rows.append(
+        [f"catalog(), fresh process ({n:,} rows)", f"{cold:.3f}", f"import wildzarr {imported:.2f} s"]
+    )
     rows.append(["catalog(), warm process", f"{best_of(arc.catalog, 3):.3f}", "best of 3"])
     cat = arc.catalog()
     expr = "site == 'A' and samplerate >= 48000"
-    rows.append([f"query({expr!r})", f"{best_of(lambda: arc.query(expr), 3):.3f}", f"{len(arc.query(expr)):,} ids"])
+    rows.append(
+        [f"query({expr!r})", f"{best_of(lambda: arc.query(expr), 3):.3f}", f"{len(arc.query(expr)):,} ids"]
+    )
     rid = int(cat.index[len(cat) // 2])
     subprocess.run(
-        [sys.executable, "-c", f"import wildzarr; wildzarr.open({str(path)!r})[{rid}].update_user_meta(site='Z')"],
+        [
+            sys.executable,
+            "-c",
+            f"import wildzarr; wildzarr.open({str(path)!r})[{rid}].update_user_meta(site='Z')",
+        ],
         check=True,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")},
     )
@@ -210,7 +218,11 @@ def s3(args: argparse.Namespace) -> list[list[str]]:
         arc = wildzarr.open(url, storage_options=server.options)
         rng = np.random.default_rng(1)
         for n in range(args.s3_recordings):
-            arc.add(rng.integers(-100, 100, 480, dtype=np.int16), samplerate=48_000, user_meta={"site": SITES[n % 5]})
+            arc.add(
+                rng.integers(-100, 100, 480, dtype=np.int16),
+                samplerate=48_000,
+                user_meta={"site": SITES[n % 5]},
+            )
         arc.catalog()
         rows = []
         for what in ("steady state", "after 1 update"):
@@ -221,14 +233,18 @@ def s3(args: argparse.Namespace) -> list[list[str]]:
             with counter.counting() as sent:
                 cat = reader.catalog()
             kinds = ", ".join(sorted({f"{m} {p.split('?')[0].rsplit('/', 2)[-2]}" for m, p in sent}))
-            rows.append([f"S3 catalog() of {len(cat):,} recordings, {what}", "", f"{len(sent)} requests ({kinds})"])
+            rows.append(
+                [f"S3 catalog() of {len(cat):,} recordings, {what}", "", f"{len(sent)} requests ({kinds})"]
+            )
         return rows
     finally:
         server.stop()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--recordings", type=int, default=100_000)
     parser.add_argument("--s3-recordings", type=int, default=2_000)
     parser.add_argument("--archive", default="/tmp/wildzarr-bench-catalog.zarr", help="kept between runs")

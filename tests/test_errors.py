@@ -413,8 +413,9 @@ def test_disk_full_during_a_metadata_update_is_a_storage_error(
 ) -> None:
     """ENOSPC for real: ``update_user_meta`` with the tmpfs filled up (see the test above for the fallback).
 
-    StorageError naming the document, errno ENOSPC; the stored document unchanged;
-    the update succeeds once the filler is deleted.
+    StorageError naming the recording and the file it could not write (the
+    catalog change note, the first write of an update), errno ENOSPC; the
+    stored document unchanged; the update succeeds once the filler is deleted.
     """
     path, real = full_disk_archive
     rec = wildzarr.open(path)[1]
@@ -425,7 +426,8 @@ def test_disk_full_during_a_metadata_update_is_a_storage_error(
         monkeypatch.setattr(wildzarr.storage.local, "_write_all", no_space)
     with pytest.raises(StorageError) as raised:
         rec.update_user_meta(note="n" * 10_000)
-    check(raised.value, StorageError, path / "1" / "zarr.json", "no space left on the device")
+    check(raised.value, StorageError, "recording 1", path / "_wildzarr" / "catalog" / "notes" / "1.")
+    check(raised.value, StorageError, "no space left on the device")
     assert raised.value.errno == errno.ENOSPC
     assert snapshot(path) == before and wildzarr.open(path, mode="r")[1].user_meta == {}
     if real:

@@ -35,9 +35,8 @@ def utc(*args: int) -> datetime:
 
 
 def note(time: RecordingTime) -> str:
-    """The extra ``note`` field: why no start time was found."""
-    extra = time.model_extra or {}
-    return str(extra.get("note", ""))
+    """The ``note`` field: why no start time was found."""
+    return time.note or ""
 
 
 def guano(timestamp: Any, **more: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from wildzarr.errors import (
     ArchiveError,
     ArgumentError,
     DamagedRecordingError,
+    DamagedRecordingWarning,
     RecordingNotFoundError,
 )
 from wildzarr.importer import import_recording
@@ -49,10 +50,6 @@ OPENED_RECORDINGS = 1024
 
 #: Modes of :func:`open`.
 MODES = ("r", "r+", "a", "w")
-
-
-class DamagedRecordingWarning(UserWarning):
-    """Issued once per damaged recording when iterating over an archive skips it."""
 
 
 def _check_path(path: str | None) -> str:

@@ -45,8 +45,10 @@ import pandas as pd
 from wildzarr.errors import (
     ArgumentError,
     DamagedRecordingError,
+    DamagedRecordingWarning,
     MissingDependencyError,
     RecordingNotFoundError,
+    StorageError,
 )
 from wildzarr.layout import LEDGER, RecordingAttrs, is_recording_name
 from wildzarr.ledger import new_token
@@ -248,7 +250,12 @@ def change_note(location: Location, rid: int) -> Iterator[None]:
     is no longer held. It stays if the writer crashes.
     """
     key = join(_notes_prefix(location), f"{rid}.{new_token()}")
-    lease = location.backend.claim(key, json.dumps({"id": rid}).encode())
+    try:
+        lease = location.backend.claim(key, json.dumps({"id": rid}).encode())
+    except StorageError as exc:  # say which recording's change could not start (nothing was changed)
+        error = type(exc)(f"recording {rid}: cannot change it: {exc}", exc.path)
+        error.errno = exc.errno
+        raise error from exc
     try:
         yield
     finally:
@@ -400,8 +407,6 @@ def _compact(
 
 
 def _warn(skipped: list[str]) -> None:
-    from wildzarr.archive import DamagedRecordingWarning
-
     for message in skipped:
         warnings.warn(message, DamagedRecordingWarning, stacklevel=4)
 

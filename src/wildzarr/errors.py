@@ -35,6 +35,7 @@ __all__ = [
     "ArgumentError",
     "DamagedAnnotationsError",
     "DamagedRecordingError",
+    "DamagedRecordingWarning",
     "DuplicateRecordingError",
     "MetadataError",
     "MissingDependencyError",
@@ -108,6 +109,10 @@ class DamagedAnnotationsError(WildzarrError):
         super().__init__(f"annotation set {set_name!r} is damaged: {reason}")
         self.set_name = set_name
         self.reason = reason
+
+
+class DamagedRecordingWarning(UserWarning):
+    """Issued once per damaged recording when iterating over an archive or building its catalog skips it."""
 
 
 class StorageError(WildzarrError, OSError):

@@ -624,5 +624,4 @@ def find_start_time(
         )
     if first is None:
         return RecordingTime(time_expansion=expansion)
-    fields: dict[str, Any] = {"time_expansion": expansion, "text": first[0] or None, "note": first[1]}
-    return RecordingTime.model_validate(fields)
+    return RecordingTime(time_expansion=expansion, text=first[0] or None, note=first[1])
