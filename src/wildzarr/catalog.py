@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -64,13 +65,11 @@ __all__ = [
     "TECHNICAL_COLUMNS",
     "catalog_row",
     "change_note",
-    "encode_snapshot",
     "load_catalog",
     "load_rows",
     "query_ids",
     "snapshot_key",
     "sql",
-    "to_frame",
 ]
 
 #: A reader rewrites the snapshot when it had to read more than this many documents beside it.
@@ -281,52 +280,115 @@ def snapshot_key(location: Location) -> str:
     return join(location.prefix, SNAPSHOT)
 
 
-def encode_snapshot(rows: dict[int, dict[str, Any]]) -> bytes:
-    """The bytes of a catalog snapshot of ``rows`` (docs/format.md, "Catalog")."""
-    ids = sorted(rows)
-    columns: dict[str, list[Any]] = {}
-    for i, rid in enumerate(ids):
-        for key, value in rows[rid].items():
-            column = columns.get(key)
-            if column is None:
-                column = columns[key] = [None] * len(ids)
-            column[i] = value
-    body = json.dumps(
-        {"format": _SNAPSHOT_FORMAT, "ids": ids, "columns": columns},
-        ensure_ascii=False,
-        separators=(",", ":"),
-        allow_nan=False,
-    ).encode()
-    return _MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + bytes(_zstd.encode(body))
+class Table:
+    """Catalog rows, columnar: ``ids`` ascending, and per column one JSON value per id (None: absent).
 
+    The form of a snapshot's body, kept as it is so that 100,000 rows become
+    a DataFrame without a detour through one dict per row; changes are
+    applied in place (:meth:`update`).
+    """
 
-def _decode_snapshot(data: bytes) -> dict[int, dict[str, Any]] | None:
-    """The rows of a snapshot, or None if it is damaged or of an unknown format (then it is rebuilt)."""
-    if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 65:
-        return None
-    digest = data[len(_MAGIC) : len(_MAGIC) + 64].decode("ascii", "replace")
-    try:
-        body = bytes(_zstd.decode(data[len(_MAGIC) + 65 :]))
-    except Exception:  # numcodecs raises RuntimeError or ValueError for damaged frames
-        return None
-    if hashlib.sha256(body).hexdigest() != digest:
-        return None
-    try:
-        doc = json.loads(body)
-        ids = [int(i) for i in doc["ids"]]
-        columns = doc["columns"]
-        if doc.get("format") != _SNAPSHOT_FORMAT or not isinstance(columns, dict):
+    def __init__(self, ids: list[int], columns: dict[str, list[Any]]) -> None:
+        self.ids = ids
+        self.columns = columns
+
+    @classmethod
+    def from_rows(cls, rows: dict[int, dict[str, Any]]) -> Table:
+        """The table of ``rows`` (id -> row)."""
+        table = cls([], {})
+        table.update(dict(rows))
+        return table
+
+    def rows(self) -> dict[int, dict[str, Any]]:
+        """Id -> row, without absent (None) values."""
+        rows: dict[int, dict[str, Any]] = {rid: {} for rid in self.ids}
+        for key, values in self.columns.items():
+            for rid, value in zip(self.ids, values, strict=True):
+                if value is not None:
+                    rows[rid][key] = value
+        return rows
+
+    def update(self, changes: dict[int, dict[str, Any] | None]) -> None:
+        """Replace or add the rows of ``changes``; remove ids whose change is None. Ids stay ascending."""
+        if not changes:
+            return
+        position = {rid: i for i, rid in enumerate(self.ids)}
+        gone = {rid for rid, row in changes.items() if row is None and rid in position}
+        if gone:
+            keep = [i for i, rid in enumerate(self.ids) if rid not in gone]
+            self.ids = [self.ids[i] for i in keep]
+            self.columns = {key: [values[i] for i in keep] for key, values in self.columns.items()}
+            position = {rid: i for i, rid in enumerate(self.ids)}
+        for rid in sorted(changes):
+            row = changes[rid]
+            if row is None:
+                continue
+            i = position.get(rid)
+            if i is None:
+                i = position[rid] = len(self.ids)
+                self.ids.append(rid)
+                for values in self.columns.values():
+                    values.append(None)
+            else:
+                for values in self.columns.values():
+                    values[i] = None
+            for key, value in row.items():
+                column = self.columns.get(key)
+                if column is None:
+                    column = self.columns[key] = [None] * len(self.ids)
+                column[i] = value
+        if any(a > b for a, b in itertools.pairwise(self.ids)):
+            order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
+            self.ids = [self.ids[i] for i in order]
+            self.columns = {key: [values[i] for i in order] for key, values in self.columns.items()}
+
+    def frame(self) -> pd.DataFrame:
+        """The catalog DataFrame: index ``id``, technical columns first, times as UTC datetimes."""
+        empty = [None] * len(self.ids)
+        columns = {key: self.columns.get(key, empty) for key in TECHNICAL_COLUMNS}
+        columns.update((key, values) for key, values in self.columns.items() if key not in columns)
+        frame = pd.DataFrame(columns, index=pd.Index(np.array(self.ids, dtype=np.int64), name="id"))
+        for key in _TIME_COLUMNS:
+            frame[key] = pd.to_datetime(frame[key], utc=True, format="ISO8601")
+        for key in ("latitude", "longitude", "time_expansion", "duration"):
+            frame[key] = frame[key].astype("float64")
+        return frame
+
+    def encode(self) -> bytes:
+        """The bytes of a snapshot of this table (docs/format.md, "Catalog")."""
+        body = json.dumps(
+            {"format": _SNAPSHOT_FORMAT, "ids": self.ids, "columns": self.columns},
+            ensure_ascii=False,
+            separators=(",", ":"),
+            allow_nan=False,
+        ).encode()
+        return _MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + bytes(_zstd.encode(body))
+
+    @classmethod
+    def decode(cls, data: bytes) -> Table | None:
+        """The table of a snapshot, or None if it is damaged or of an unknown format (then it is rebuilt)."""
+        if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 65:
             return None
-        if any(not isinstance(v, list) or len(v) != len(ids) for v in columns.values()):
+        digest = data[len(_MAGIC) : len(_MAGIC) + 64].decode("ascii", "replace")
+        try:
+            body = bytes(_zstd.decode(data[len(_MAGIC) + 65 :]))
+        except Exception:  # numcodecs raises RuntimeError or ValueError for damaged frames
             return None
-    except (ValueError, KeyError, TypeError):
-        return None
-    rows: dict[int, dict[str, Any]] = {rid: {} for rid in ids}
-    for key, values in columns.items():
-        for rid, value in zip(ids, values, strict=True):
-            if value is not None:
-                rows[rid][key] = value
-    return rows
+        if hashlib.sha256(body).hexdigest() != digest:
+            return None
+        try:
+            doc = json.loads(body)
+            ids = [int(i) for i in doc["ids"]]
+            columns = doc["columns"]
+            if doc.get("format") != _SNAPSHOT_FORMAT or not isinstance(columns, dict):
+                return None
+            if any(not isinstance(v, list) or len(v) != len(ids) for v in columns.values()):
+                return None
+        except (ValueError, KeyError, TypeError):
+            return None
+        if any(a >= b for a, b in itertools.pairwise(ids)):
+            return None
+        return cls(ids, columns)
 
 
 # -- loading -------------------------------------------------------------------------------------
@@ -344,33 +406,33 @@ def _read_row(location: Location, rid: int, skipped: list[str]) -> dict[str, Any
         return None
 
 
-def load_rows(location: Location, *, refresh: bool = False, write: bool = True) -> dict[int, dict[str, Any]]:
-    """Rows of every complete recording, by id (see the module docstring for how they are found).
+def load_table(location: Location, *, refresh: bool = False, write: bool = True) -> Table:
+    """The rows of every complete recording (see the module docstring for how they are found).
 
     ``refresh``: read every document, ignoring the snapshot. ``write=False``:
     never write a snapshot or delete a note (``wildzarr verify``).
     """
     backend = location.backend
+    skipped: list[str] = []
     if location.format < 2:
         from wildzarr.upgrade import legacy_ids
 
-        skipped: list[str] = []
         found = {rid: _read_row(location, rid, skipped) for rid in legacy_ids(backend, location.prefix)}
         _warn(skipped)
-        return {rid: row for rid, row in found.items() if row is not None}
+        return Table.from_rows({rid: row for rid, row in found.items() if row is not None})
     snapshot_data = None if refresh else backend.get_versioned(snapshot_key(location))
-    snapshot = _decode_snapshot(snapshot_data.data) if snapshot_data is not None else None
+    snapshot = Table.decode(snapshot_data.data) if snapshot_data is not None else None
+    table = snapshot or Table([], {})
     notes = _list_notes(location)
-    rows = dict(snapshot or {})
+    noted = set(notes.values())
+    changes: dict[int, dict[str, Any] | None] = {}
     if snapshot is None or not backend.latency_bound:
         listed = set(location.ledger.complete_ids())
-        stale = (listed - rows.keys()) | {rid for rid in notes.values() if rid in listed}
-        for rid in rows.keys() - listed:
-            del rows[rid]
+        stale = (listed - set(table.ids)) | (noted & listed)
+        changes.update((rid, None) for rid in set(table.ids) - listed)
     else:
-        stale = {rid for rid in set(notes.values()) if location.ledger.is_complete(rid)}
-        for rid in set(notes.values()) - stale:
-            rows.pop(rid, None)
+        stale = {rid for rid in noted if location.ledger.is_complete(rid)}
+        changes.update((rid, None) for rid in noted - stale)
     compact = (
         write
         and location.writable
@@ -379,25 +441,24 @@ def load_rows(location: Location, *, refresh: bool = False, write: bool = True) 
     # A note whose lease is no longer held was written by a writer that finished (or died): the document
     # read after this check is final for it, so the note may go once the snapshot holds that document.
     done = {n for n in notes if not backend.is_alive(join(_notes_prefix(location), n))} if compact else set()
-    skipped = []
     for rid in sorted(stale):
-        row = _read_row(location, rid, skipped)
-        if row is None:
-            rows.pop(rid, None)
-        else:
-            rows[rid] = row
+        changes[rid] = _read_row(location, rid, skipped)
     _warn(skipped)
+    table.update(changes)
     if compact:
-        _compact(location, rows, snapshot_data.version if snapshot_data else None, done)
-    return rows
+        _compact(location, table, snapshot_data.version if snapshot_data else None, done)
+    return table
 
 
-def _compact(
-    location: Location, rows: dict[int, dict[str, Any]], version: str | None, done: set[str]
-) -> None:
+def load_rows(location: Location, *, refresh: bool = False, write: bool = True) -> dict[int, dict[str, Any]]:
+    """:func:`load_table` as id -> row (absent values left out)."""
+    return load_table(location, refresh=refresh, write=write).rows()
+
+
+def _compact(location: Location, table: Table, version: str | None, done: set[str]) -> None:
     """Write the snapshot (compare-and-swap; a lost race is fine) and delete the notes it consumed."""
     backend = location.backend
-    data = encode_snapshot(rows)
+    data = table.encode()
     key = snapshot_key(location)
     written = backend.create(key, data) if version is None else backend.replace(key, data, version)
     if not written:
@@ -411,27 +472,9 @@ def _warn(skipped: list[str]) -> None:
         warnings.warn(message, DamagedRecordingWarning, stacklevel=4)
 
 
-def to_frame(rows: dict[int, dict[str, Any]]) -> pd.DataFrame:
-    """The catalog DataFrame of ``rows``: index ``id``, technical columns first, times as UTC datetimes."""
-    ids = sorted(rows)
-    columns: dict[str, list[Any]] = {key: [None] * len(ids) for key in TECHNICAL_COLUMNS}
-    for i, rid in enumerate(ids):
-        for key, value in rows[rid].items():
-            column = columns.get(key)
-            if column is None:
-                column = columns[key] = [None] * len(ids)
-            column[i] = value
-    frame = pd.DataFrame(columns, index=pd.Index(np.array(ids, dtype=np.int64), name="id"))
-    for key in _TIME_COLUMNS:
-        frame[key] = pd.to_datetime(frame[key], utc=True, format="ISO8601")
-    for key in ("latitude", "longitude", "time_expansion", "duration"):
-        frame[key] = frame[key].astype("float64")
-    return frame
-
-
 def load_catalog(location: Location, *, refresh: bool = False) -> pd.DataFrame:
-    """:func:`to_frame` of :func:`load_rows`."""
-    return to_frame(load_rows(location, refresh=refresh))
+    """The catalog DataFrame of the archive at ``location`` (:meth:`wildzarr.Archive.catalog`)."""
+    return load_table(location, refresh=refresh).frame()
 
 
 def query_ids(frame: pd.DataFrame, expr: str) -> list[int]:

@@ -50,7 +50,7 @@ from wildzarr.annotations.store import ROOT as ANNOTATIONS_ROOT
 from wildzarr.annotations.store import WRITING
 from wildzarr.archive import Archive
 from wildzarr.archive import open as open_archive
-from wildzarr.catalog import SNAPSHOT, encode_snapshot, load_rows
+from wildzarr.catalog import SNAPSHOT, load_table
 from wildzarr.documents import DocumentError, loads_record, parse_group
 from wildzarr.errors import ArchiveError, ArgumentError, StorageError
 from wildzarr.layout import LEDGER, ZARR_JSON, is_recording_name
@@ -220,9 +220,9 @@ def _catalog(location: Location, ids: list[int]) -> _Unit:
     """The catalog snapshot of the packed recordings (the zip holds no change notes: it never changes)."""
 
     def read() -> list[tuple[str, bytes]]:
-        rows = load_rows(location, write=False)
-        packed = {rid: rows[rid] for rid in ids if rid in rows}
-        return [(SNAPSHOT, encode_snapshot(packed))]
+        table = load_table(location, write=False)
+        table.update({rid: None for rid in set(table.ids) - set(ids)})
+        return [(SNAPSHOT, table.encode())]
 
     return read
 
