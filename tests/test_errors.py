@@ -490,10 +490,11 @@ def as_nobody(calls: dict[str, Callable[[], Any]], timeout: float = 60.0) -> dic
             os._exit(0)
     os.close(write_end)
     chunks = []
+    poller = select.poll()  # not select.select: it refuses descriptor numbers above 1,023
+    poller.register(read_end, select.POLLIN)
     try:
         while True:
-            ready, _, _ = select.select([read_end], [], [], timeout)
-            if not ready:
+            if not poller.poll(timeout * 1000):
                 os.kill(pid, signal.SIGKILL)
                 pytest.fail(f"the child running as uid {NOBODY} did not answer within {timeout} s")
             chunk = os.read(read_end, 65_536)

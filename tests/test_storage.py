@@ -969,3 +969,31 @@ def test_open_refuses_wrong_arguments(tmp_path: Path) -> None:
         open_backend(42, mode="r")
     with pytest.raises(ArgumentError, match="mode"):
         open_backend(tmp_path, mode="x")
+
+
+def test_archives_dropped_without_close_release_their_descriptors(tmp_path: Path) -> None:
+    """Reads keep chunk files open (at most 128 per backend); a collected backend closes them."""
+    import gc
+
+    import numpy as np
+
+    import wildzarr
+
+    arc = wildzarr.open(tmp_path / "a.zarr")
+    for seed in range(5):
+        arc.add(np.random.default_rng(seed).integers(-100, 100, 48_000, dtype=np.int16), samplerate=48_000)
+
+    def open_descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    gc.collect()
+    before = open_descriptors()
+    for _ in range(50):
+        reader = wildzarr.open(tmp_path / "a.zarr", mode="r")
+        for rec in reader:
+            rec.read(0, 100)
+        kept = open_descriptors() - before
+        del reader, rec
+    gc.collect()
+    assert kept >= 5  # the last reader kept its five chunk files open while it lived
+    assert open_descriptors() <= before

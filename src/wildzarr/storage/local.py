@@ -28,6 +28,7 @@ content (no ABA problem with rewritten-but-equal files).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import functools
@@ -36,6 +37,7 @@ import os
 import secrets
 import stat
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -132,6 +134,14 @@ class _Handle:
         self.evicted = False
 
 
+def _close_handles(handles: OrderedDict[str, _Handle]) -> None:
+    """Close the descriptors of a collected :class:`_OpenFiles` (no thread can be reading through them)."""
+    for handle in handles.values():
+        with contextlib.suppress(OSError):
+            os.close(handle.fd)
+    handles.clear()
+
+
 class _OpenFiles:
     """Descriptors of recently read immutable files, at most :data:`OPEN_FILES`, least recently used first.
 
@@ -144,6 +154,8 @@ class _OpenFiles:
         self._lock = threading.Lock()
         self._handles: OrderedDict[str, _Handle] = OrderedDict()
         self._pid = os.getpid()
+        # A backend dropped without close() must not keep its descriptors open for the life of the process.
+        weakref.finalize(self, _close_handles, self._handles)
 
     def acquire(self, key: str, open_file: Callable[[], int | None]) -> _Handle | None:
         """The handle of ``key`` with one more reader, opened with ``open_file`` if not cached."""
