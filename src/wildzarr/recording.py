@@ -768,7 +768,7 @@ class Recording:
                 return np.zeros((max(stop - start, 0), 0), dtype=self._stored.numpy_dtype)
             samples = self.read(start, max(start, stop), channels=channels)
             return samples[:, 0] if picked.ndim == 0 else samples
-        row = self._as_int(key, "index")
+        row = self.check_index(key, "index")
         if not -self.samples <= row < self.samples:
             raise RangeError(f"recording {self.id}: index {row} out of range for {self.samples} samples")
         row %= self.samples
@@ -779,7 +779,8 @@ class Recording:
 
     # -- argument checks --------------------------------------------------------
 
-    def _as_int(self, value: object, what: str) -> int:
+    def check_index(self, value: object, what: str) -> int:
+        """``value`` as an int index (``operator.index``); ArgumentError naming ``what`` otherwise."""
         try:
             return operator.index(value)  # type: ignore[arg-type]
         except TypeError:
@@ -806,7 +807,7 @@ class Recording:
             )
         result = []
         for c in wanted:
-            c = self._as_int(c, "channel")
+            c = self.check_index(c, "channel")
             if not 0 <= c < self.channels:
                 raise RangeError(
                     f"recording {self.id}: no channel {c}; it has channels 0..{self.channels - 1}"

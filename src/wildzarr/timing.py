@@ -7,7 +7,6 @@ what the caller gave.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,15 +40,6 @@ def stored_time(attrs: RecordingAttrs) -> RecordingTime:
 
     assert attrs.info is not None
     return find_start_time(attrs.file_meta, attrs.info.source.name)
-
-
-def _index(rec: Recording, value: object, what: str) -> int:
-    try:
-        return operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise ArgumentError(
-            f"recording {rec.id}: {what} must be an integer sample index, not {value!r}"
-        ) from None
 
 
 def locate(rec: Recording, time: Any, side: timebase.Side) -> int:
@@ -101,21 +91,22 @@ def resolve_range(
         raise ArgumentError(f"recording {rec.id}: give the range in one form, not in {' and '.join(forms)}")
     if forms == ["seconds"]:
         rate, te = rec.samplerate, rec.time_expansion
-        first = (
-            0 if start_s is None else timebase.sample_index(start_s, rate, time_expansion=te, side="start")
-        )
-        last = (
-            rec.samples
-            if stop_s is None
-            else timebase.sample_index(stop_s, rate, time_expansion=te, side="stop")
-        )
+        try:
+            first = 0 if start_s is None else timebase.sample_index(start_s, rate, time_expansion=te)
+            last = (
+                rec.samples
+                if stop_s is None
+                else timebase.sample_index(stop_s, rate, time_expansion=te, side="stop")
+            )
+        except ArgumentError as exc:
+            raise ArgumentError(f"recording {rec.id}: start_s/stop_s: {exc}") from None
         return first, last
     if forms == ["times"]:
         first = 0 if start_time is None else locate(rec, start_time, "start")
         last = rec.samples if stop_time is None else locate(rec, stop_time, "stop")
         return first, last
-    first = 0 if start is None else _index(rec, start, "start")
-    last = rec.samples if stop is None else _index(rec, stop, "stop")
+    first = 0 if start is None else rec.check_index(start, "start")
+    last = rec.samples if stop is None else rec.check_index(stop, "stop")
     return first, last
 
 

@@ -10,7 +10,6 @@ encoder and its settings: :mod:`~wildzarr.export.formats`,
 
 from __future__ import annotations
 
-import operator
 import os
 from collections.abc import Mapping
 from fractions import Fraction
@@ -33,6 +32,7 @@ from wildzarr.export.settings import (
     codec_options,
     parse_bitrate,
 )
+from wildzarr.timing import resolve_range
 
 if TYPE_CHECKING:
     from wildzarr.recording import Recording
@@ -179,22 +179,7 @@ def export_recording(
 
 def _range(rec: Recording, start: Any, stop: Any, start_s: Any, stop_s: Any) -> tuple[int, int]:
     """The checked sample range ``[first, last)`` from samples or seconds."""
-    if (start is not None or stop is not None) and (start_s is not None or stop_s is not None):
-        raise ArgumentError(f"recording {rec.id}: give the range in samples or in seconds, not both")
-    rate, te = rec.samplerate, rec.time_expansion
-    if start_s is not None or stop_s is not None:
-        try:
-            first = 0 if start_s is None else timebase.sample_index(start_s, rate, time_expansion=te)
-            last = (
-                rec.samples
-                if stop_s is None
-                else timebase.sample_index(stop_s, rate, time_expansion=te, side="stop")
-            )
-        except ArgumentError as exc:
-            raise ArgumentError(f"recording {rec.id}: {exc}") from None
-    else:
-        first = 0 if start is None else _index(rec, start, "start")
-        last = rec.samples if stop is None else _index(rec, stop, "stop")
+    first, last = resolve_range(rec, start, stop, start_s, stop_s, None, None)
     if not 0 <= first <= last <= rec.samples:
         raise RangeError(
             f"recording {rec.id}: cannot export [{first}, {last}); it holds samples [0, {rec.samples})"
@@ -202,15 +187,6 @@ def _range(rec: Recording, start: Any, stop: Any, start_s: Any, stop_s: Any) -> 
     if first == last:
         raise ArgumentError(f"recording {rec.id}: the range [{first}, {last}) holds no samples to export")
     return first, last
-
-
-def _index(rec: Recording, value: object, what: str) -> int:
-    try:
-        return operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise ArgumentError(
-            f"recording {rec.id}: {what} must be an integer sample index, not {value!r}"
-        ) from None
 
 
 def _target(
