@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import signal
 import subprocess
 import sys
@@ -28,7 +27,6 @@ import wildzarr
 from wildzarr import catalog as catalog_module
 from wildzarr.errors import ArgumentError, MissingDependencyError
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
 SNAPSHOT = Path("_wildzarr") / "catalog" / "snapshot"
 NOTES = Path("_wildzarr") / "catalog" / "notes"
 
@@ -51,9 +49,7 @@ def _archive(tmp_path: Path, n: int = 6) -> tuple[Path, wildzarr.Archive]:
 
 def _in_process(code: str) -> None:
     """Run ``code`` in a new Python process (another writer), failing on any error."""
-    subprocess.run(
-        [sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=120
-    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def _assert_fresh(arc: wildzarr.Archive) -> pd.DataFrame:
@@ -164,9 +160,7 @@ def test_sql_without_duckdb_names_the_extra(tmp_path: Path) -> None:
         f"arc = wildzarr.open({str(path)!r})\n"
         "try:\n    arc.sql('SELECT 1')\nexcept MissingDependencyError as e:\n    print(e)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "wildzarr[sql]" in out.stdout
     assert MissingDependencyError  # the class the message came from
 
@@ -225,7 +219,7 @@ def test_a_writer_killed_inside_its_change_leaves_a_catalog_that_is_still_true(t
         "recording.Recording._update = update_then_die\n"
         "rec.update_user_meta(site='killed')\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": SRC}, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], timeout=120)
     assert proc.returncode == -signal.SIGKILL
     assert len(list((path / NOTES).iterdir())) == 1  # the killed writer's note stays
     cat = _assert_fresh(arc)
